@@ -1,0 +1,214 @@
+"""Model bundles: a folder with `model.keras` and `model.json`, written atomically, validated on load.
+
+model.json records everything needed to use the model correctly and to judge its numbers: classes,
+sampler settings, colour order, architecture, training settings, metrics each with its protocol and
+held-out groups, data provenance and library versions.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import DEFAULT_WINDOW_SECONDS, IMAGE_SIZE, SEQUENCE_LENGTH
+from .errors import HarError
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.keras"
+META_FILE = "model.json"
+_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def sampler_meta(window_seconds: float = DEFAULT_WINDOW_SECONDS) -> dict[str, Any]:
+    return {
+        "sequence_length": SEQUENCE_LENGTH,
+        "image_size": IMAGE_SIZE,
+        "color_order": "RGB",
+        "resize": "cv2.INTER_AREA",
+        "value_range": "uint8 0-255, rescaled inside the model",
+        "rule": "floor((i + 0.5) * n / length) over the span",
+        "window_seconds": window_seconds,
+    }
+
+
+def library_versions() -> dict[str, str]:
+    import cv2
+    import keras
+
+    return {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+    }
+
+
+def check_name(name: str) -> str:
+    """A bundle name chosen by a user: letters, digits, '_', '-', '.'; never a path."""
+    if not _NAME_OK.match(name or "") or ".." in name:
+        raise HarError("a model name uses letters, digits, '_', '-' and '.' only (at most 64), not a path")
+    return name
+
+
+def save_bundle(model: Any, meta: dict[str, Any], out_dir: str | os.PathLike, overwrite: bool = True) -> Path:
+    """Write a bundle atomically: a complete sibling folder is swapped in, the old one kept until then."""
+    out = Path(out_dir)
+    if out.exists() and not overwrite:
+        raise HarError(f"a model named {out.name!r} already exists; choose another name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": library_versions(),
+        **meta,
+    }
+    _validate_meta(meta, out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        model.save(tmp / MODEL_FILE)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def recover_interrupted(weights_dir: str | os.PathLike) -> list[str]:
+    """Undo what a crash between the two renames of save_bundle left: put old bundles back, drop temps."""
+    root = Path(weights_dir)
+    restored: list[str] = []
+    if not root.is_dir():
+        return restored
+    for p in root.iterdir():
+        m = re.match(r"^\.(.+)\.(old|tmp)-", p.name)
+        if not m:
+            continue
+        target = root / m.group(1)
+        if m.group(2) == "old" and not target.exists():
+            os.replace(p, target)
+            restored.append(target.name)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+    return restored
+
+
+def _validate_meta(meta: dict[str, Any], where: Path) -> None:
+    classes = meta.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise HarError(f"bundle {where.name}: model.json needs 'classes', a list of at least two names")
+    sampler = meta.get("sampler")
+    if not isinstance(sampler, dict) or not {"sequence_length", "image_size", "color_order"} <= sampler.keys():
+        raise HarError(f"bundle {where.name}: model.json needs 'sampler' with sequence_length, image_size, color_order")
+    if sampler["color_order"] != "RGB":
+        raise HarError(f"bundle {where.name}: colour order {sampler['color_order']!r} is not supported")
+    if not isinstance(meta.get("architecture"), str):
+        raise HarError(f"bundle {where.name}: model.json needs 'architecture'")
+
+
+def read_meta(bundle_dir: str | os.PathLike) -> dict[str, Any]:
+    """model.json of a bundle, validated; cheap (no TensorFlow) for listing models."""
+    d = Path(bundle_dir)
+    if not d.is_dir():
+        raise HarError(f"no model bundle at {d}")
+    meta_path, model_path = d / META_FILE, d / MODEL_FILE
+    if not meta_path.is_file() or not model_path.is_file():
+        raise HarError(f"bundle {d.name} is incomplete: it needs {MODEL_FILE} and {META_FILE}")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HarError(f"bundle {d.name}: model.json is corrupt ({exc.__class__.__name__})") from None
+    if not isinstance(meta, dict):
+        raise HarError(f"bundle {d.name}: model.json is corrupt (not an object)")
+    _validate_meta(meta, d)
+    return meta
+
+
+@dataclass
+class ModelBundle:
+    """A loaded model with its metadata. `lock` serialises predictions across threads and sessions."""
+
+    path: Path
+    model: Any
+    meta: dict[str, Any]
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+    @property
+    def sequence_length(self) -> int:
+        return int(self.meta["sampler"]["sequence_length"])
+
+    @property
+    def image_size(self) -> int:
+        return int(self.meta["sampler"]["image_size"])
+
+    @property
+    def window_seconds(self) -> float:
+        return float(self.meta["sampler"].get("window_seconds", DEFAULT_WINDOW_SECONDS))
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def load_bundle(bundle_dir: str | os.PathLike) -> ModelBundle:
+    """Load and cross-check a bundle: the model's input and output must match model.json."""
+    import keras
+
+    d = Path(bundle_dir)
+    meta = read_meta(d)
+    try:
+        model = keras.saving.load_model(d / MODEL_FILE, compile=False)
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        raise HarError(f"bundle {d.name}: {MODEL_FILE} cannot be loaded ({exc.__class__.__name__})") from None
+    s = meta["sampler"]
+    want_in = (s["sequence_length"], s["image_size"], s["image_size"], 3)
+    got_in, got_out = tuple(model.input_shape[1:]), model.output_shape[-1]
+    if got_in != want_in:
+        raise HarError(f"bundle {d.name} is inconsistent: model takes {got_in}, model.json says {want_in}")
+    if got_out != len(meta["classes"]):
+        raise HarError(f"bundle {d.name} is inconsistent: {got_out} outputs for {len(meta['classes'])} classes")
+    return ModelBundle(path=d, model=model, meta=meta)
+
+
+@dataclass(frozen=True)
+class BundleListing:
+    """A bundle found under weights/: its metadata, or why it could not be read."""
+
+    name: str
+    path: Path
+    meta: dict[str, Any] | None
+    error: str | None
+
+
+def list_bundles(weights_dir: str | os.PathLike) -> list[BundleListing]:
+    """Every bundle folder under `weights_dir`; a broken one is reported, the others still listed."""
+    root = Path(weights_dir)
+    recover_interrupted(root)
+    out: list[BundleListing] = []
+    if not root.is_dir():
+        return out
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            out.append(BundleListing(d.name, d, read_meta(d), None))
+        except HarError as exc:
+            out.append(BundleListing(d.name, d, None, str(exc)))
+    return out

@@ -1,0 +1,226 @@
+"""`python -m har_core`: thin commands over the library. Progress goes to stderr; with --json the last
+line of stdout is one JSON object; a user error exits 2 with one line on stderr."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import default_model_dir, settings
+from .errors import HarError
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _bar(done: float, total: float, what: str) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{what}: {done:.0f}/{total:.0f}", end="", file=sys.stderr, flush=True)
+    elif done == total or int(done) % 25 == 0:
+        _err(f"{what}: {done:.0f}/{total:.0f}")
+
+
+def _load(model_dir: str | None):
+    from .bundle import load_bundle
+
+    return load_bundle(model_dir or default_model_dir())
+
+
+def cmd_info(a: argparse.Namespace) -> dict[str, Any]:
+    from .dataset import scan
+
+    index = scan(a.data_dir)
+    counts = index.counts()
+    for label, c in counts.items():
+        print(f"{label:24s} {c['clips']:5d} clips {c['groups']:3d} groups")
+    return {"root": str(index.root), "classes": counts, "clips": len(index.clips)}
+
+
+def cmd_extract(a: argparse.Namespace) -> dict[str, Any]:
+    from .dataset import extract, scan
+
+    index = scan(a.data_dir).select(a.classes)
+    start = time.perf_counter()
+    ex = extract(index.clips, a.cache, progress=lambda d, t: _bar(d, t, "extracting"))
+    seconds = time.perf_counter() - start
+    for clip, n in ex.short:
+        _err(f"short clip (frames repeated): {clip.path.name} has {n} frames")
+    for clip, msg in ex.failed:
+        _err(f"skipped: {msg}")
+    print(f"{len(ex.clips)} clips cached ({ex.from_cache} already were) in {seconds:.1f} s")
+    return {"clips": len(ex.clips), "from_cache": ex.from_cache, "seconds": round(seconds, 2),
+            "short": [c.path.name for c, _ in ex.short], "failed": [m for _, m in ex.failed]}
+
+
+def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
+    from .training import TrainEvent, train_and_save
+
+    def progress(e: TrainEvent) -> None:
+        if e.kind == "epoch":
+            logs = " ".join(f"{k}={v:.3f}" for k, v in e.logs.items())
+            _err(f"epoch {e.epoch}/{e.epochs} {logs}")
+        elif e.kind in ("stage", "done") and not e.batches:
+            _err(e.message)
+
+    job = train_and_save(a.data_dir, a.arch, a.out, classes=a.classes, epochs=a.epochs, batch_size=a.batch_size,
+                         patience=a.patience, seed=a.seed, flip=a.flip, cache_dir=a.cache, progress=progress,
+                         val_groups=a.val_groups, test_groups=a.test_groups,
+                         command="python -m har_core " + shlex.join(sys.argv[1:]))
+    metrics = job.meta["metrics"]
+    for name, m in metrics.items():
+        print(f"{name} accuracy {m['accuracy']:.3f} on {m['n']} clips ({m['protocol']})")
+    print(f"saved {job.bundle_dir}")
+    return {"bundle": str(job.bundle_dir), "metrics": metrics, "epochs_run": job.meta["training"]["epochs_run"]}
+
+
+def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
+    from .dataset import extract, scan
+    from .training import evaluate
+
+    bundle = _load(a.model)
+    index = scan(a.data_dir)
+    known = [c for c in index.classes if c in bundle.classes]
+    skipped = [c for c in index.classes if c not in bundle.classes]
+    if skipped:
+        _err(f"skipped classes the model does not know: {', '.join(skipped)}")
+    if not known:
+        raise HarError("the data has none of the model's classes: " + ", ".join(bundle.classes))
+    clips = [c for c in index.select(known).clips if not a.groups or c.group in a.groups]
+    if not clips:
+        raise HarError("no clips in the chosen groups")
+    ex = extract(clips, a.cache, progress=lambda d, t: _bar(d, t, "extracting"))
+    held = sorted({c.group for c in ex.clips})
+    trained_on = set(bundle.meta.get("split", {}).get("train_groups", [])) | set(
+        bundle.meta.get("split", {}).get("val_groups", []))
+    seen = sorted(set(held) & trained_on)
+    if seen:
+        _err(f"warning: groups {','.join(seen)} were used in training or validation; this score is optimistic")
+    ev = evaluate(bundle.model, ex.paths, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
+    print(f"accuracy {ev.accuracy:.3f} on {ev.n} clips of groups {','.join(held)}")
+    return {"accuracy": ev.accuracy, "n": ev.n, "per_class": ev.per_class, "confusion": ev.confusion,
+            "classes": ev.classes, "skipped_classes": skipped, "groups": held, "groups_seen_in_training": seen}
+
+
+def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
+    from .inference import classify, inference_device
+
+    bundle = _load(a.model)
+    pred, facts = classify(bundle, a.video, top_k=a.top_k)
+    if facts["short"]:
+        _err(f"short video: {facts['frames']} frames, some were repeated to make {bundle.sequence_length}")
+    print(f"{pred.label} ({pred.confidence:.1%})")
+    for label, p in pred.top_k:
+        print(f"  {label:24s} {p:.3f}")
+    return {**pred.as_dict(), **facts, "device": inference_device()}
+
+
+def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
+    from .inference import annotate
+
+    out = Path(a.out)
+    if out.suffix.lower() != ".mp4":
+        raise HarError("the output must be an .mp4 file")
+    if not out.parent.is_dir():
+        raise HarError(f"no such folder for the output: {out.parent}")
+    bundle = _load(a.model)
+    start = time.perf_counter()
+    res = annotate(bundle, a.video, out, smooth=a.smooth,
+                   progress=lambda f, s: _bar(f * 100, 100, s) if int(f * 100) % 25 == 0 else None)
+    seconds = time.perf_counter() - start
+    print(f"{res.prediction.label}: wrote {out} "
+          f"({res.frames} frames, {res.frames / seconds:.1f} frames/s on {res.device})")
+    return {**res.as_dict(), "wall_seconds": round(seconds, 3)}
+
+
+def cmd_download(a: argparse.Namespace) -> dict[str, Any]:
+    from .download import download
+
+    s = settings()
+    path = download(a.url, a.cache, max_seconds=a.max_seconds or s.max_video_seconds,
+                    allowed_hosts=s.allowed_url_hosts if s.hosted else None, allow_private=not s.hosted,
+                    progress=lambda f, what: _bar(f * 100, 100, what) if int(f * 100) % 25 == 0 else None)
+    print(path)
+    return {"path": str(path)}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit 2), like every other user error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _err(f"error: {message} (see {self.prog} --help)")
+        sys.exit(2)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m har_core", description="HAR Studio: human activity recognition")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+        return sp
+
+    sp = add("info", "classes, clips and groups of a dataset")
+    sp.add_argument("data_dir")
+    sp = add("extract", "sample every clip into the uint8 cache")
+    sp.add_argument("data_dir")
+    sp.add_argument("--cache", default=None, help="cache folder (default: HAR_CACHE_DIR or ~/.cache/har_studio)")
+    sp.add_argument("--classes", nargs="+", default=None)
+    sp = add("train", "train a model and save a bundle")
+    sp.add_argument("data_dir")
+    sp.add_argument("--arch", required=True, choices=["lrcn", "convlstm"])
+    sp.add_argument("--out", required=True, help="bundle folder to write")
+    sp.add_argument("--classes", nargs="+", default=None)
+    sp.add_argument("--epochs", type=int, default=50)
+    sp.add_argument("--batch-size", type=int, default=4)
+    sp.add_argument("--patience", type=int, default=None, help="default: the paper's (ConvLSTM 10, LRCN 15)")
+    sp.add_argument("--seed", type=int, default=27)
+    sp.add_argument("--flip", action="store_true", help="augment with horizontal flips")
+    sp.add_argument("--val-groups", nargs="+", default=None, help="e.g. g05 g12 (default: chosen by seed)")
+    sp.add_argument("--test-groups", nargs="+", default=None, help="e.g. g01 g02 (default: chosen by seed)")
+    sp.add_argument("--cache", default=None)
+    sp = add("evaluate", "score a model on the classes it knows")
+    sp.add_argument("data_dir")
+    sp.add_argument("--model", default=None)
+    sp.add_argument("--groups", nargs="+", default=None, help="only these groups, e.g. g24 g25")
+    sp.add_argument("--cache", default=None)
+    sp = add("classify", "one label for a whole video")
+    sp.add_argument("video")
+    sp.add_argument("--model", default=None)
+    sp.add_argument("--top-k", type=int, default=3)
+    sp = add("annotate", "write an H.264 copy of a video with the label on every frame")
+    sp.add_argument("video")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--model", default=None)
+    sp.add_argument("--smooth", type=int, default=3, help="average over this many recent windows")
+    sp = add("download", "download a video from a link (yt-dlp)")
+    sp.add_argument("url")
+    sp.add_argument("--cache", default=None)
+    sp.add_argument("--max-seconds", type=float, default=None)
+    return p
+
+
+COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "evaluate": cmd_evaluate,
+            "classify": cmd_classify, "annotate": cmd_annotate, "download": cmd_download}
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = parser().parse_args(argv)
+    try:
+        result = COMMANDS[args.command](args)
+    except HarError as exc:
+        _err(f"error: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    if args.json:
+        print(json.dumps(result, default=str))
+    return 0

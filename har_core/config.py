@@ -1,0 +1,75 @@
+"""Defaults and environment-driven settings, in one place.
+
+Every setting a deployer may change is read here from the environment (see README, "Settings").
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+
+SEQUENCE_LENGTH = 20
+IMAGE_SIZE = 64
+# Span of one classified window in seconds when a model bundle does not say otherwise: roughly the
+# median length of a UCF50 clip, which is what a training clip's 20 frames are spread over.
+DEFAULT_WINDOW_SECONDS = 6.4
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm")
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw not in (None, "") else default
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings; build with `Settings.from_env()`."""
+
+    data_dir: Path
+    weights_dir: Path
+    cache_dir: Path
+    hosted: bool
+    allow_training: bool
+    max_upload_mb: float
+    max_video_seconds: float
+    allowed_url_hosts: tuple[str, ...]
+    ice_servers_json: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        hosted = _env_bool("HAR_HOSTED", False)
+        hosts = os.environ.get("HAR_URL_HOSTS", "youtube.com,youtu.be,m.youtube.com,www.youtube.com")
+        return cls(
+            data_dir=Path(os.environ.get("HAR_DATA_DIR") or PROJECT_DIR.parent / "shared" / "data" / "ucf50"),
+            weights_dir=Path(os.environ.get("HAR_WEIGHTS_DIR") or PROJECT_DIR / "weights"),
+            cache_dir=Path(os.environ.get("HAR_CACHE_DIR") or Path.home() / ".cache" / "har_studio"),
+            hosted=hosted,
+            allow_training=_env_bool("HAR_ALLOW_TRAINING", not hosted),
+            max_upload_mb=_env_float("HAR_MAX_UPLOAD_MB", 200.0),
+            max_video_seconds=_env_float("HAR_MAX_VIDEO_SECONDS", 600.0),
+            allowed_url_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()),
+            ice_servers_json=os.environ.get("HAR_ICE_SERVERS", ""),
+        )
+
+
+def settings() -> Settings:
+    """Current settings (read fresh so tests and deployers can change the environment)."""
+    return Settings.from_env()
+
+
+def default_model_dir() -> Path:
+    """The shipped LRCN bundle, found from the package, not the working directory."""
+    return settings().weights_dir / "lrcn"

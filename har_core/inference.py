@@ -1,0 +1,317 @@
+"""Prediction: classify a whole video, annotate a video, and classify a live stream.
+
+All three use the sampler in `sampling`: a window is `length` frames spread over `window_seconds`
+(the span a training clip covers), never `length` consecutive frames. No per-frame `model.predict`:
+windows are batched, and for per-frame encoders (LRCN) each frame's CNN features are computed once.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .bundle import ModelBundle
+from .errors import HarError
+from .overlay import draw_label
+from .sampling import window_members, window_step
+from .video import MIN_FRAMES, H264Writer, iter_every, iter_frames, open_capture, sample_clip, to_model_frame, video_fps
+
+Progress = Callable[[float, str], None]  # (fraction 0..1, what is happening)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    confidence: float
+    top_k: list[tuple[str, float]]
+    probs: list[float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "confidence": self.confidence,
+                "top_k": [{"label": l, "p": p} for l, p in self.top_k]}
+
+
+def to_prediction(probs: np.ndarray, classes: list[str], k: int = 3) -> Prediction:
+    order = np.argsort(probs)[::-1][: max(1, min(k, len(classes)))]
+    return Prediction(classes[int(order[0])], float(probs[order[0]]),
+                      [(classes[int(i)], float(probs[i])) for i in order], [float(p) for p in probs])
+
+
+def inference_device() -> str:
+    """Where predictions run, e.g. 'CPU (tensorflow)' or 'GPU: NVIDIA H100 (jax)'."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_logical_devices("GPU")
+            names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                     for g in tf.config.list_physical_devices("GPU")]
+            if gpus:
+                return f"GPU: {names[0] if names else gpus[0].name} ({backend})"
+        elif backend == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            if dev.platform == "gpu":
+                return f"GPU: {dev.device_kind} ({backend})"
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"GPU: {torch.cuda.get_device_name(0)} ({backend})"
+    except Exception:  # device discovery must never break prediction
+        pass
+    return f"CPU ({backend})"
+
+
+def _predict(bundle: ModelBundle, fn: Any, batch: np.ndarray) -> np.ndarray:
+    with bundle.lock:
+        return np.asarray(fn(batch))
+
+
+def predict_clips(bundle: ModelBundle, clips: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Probabilities for a stack of uint8 clips (n, length, size, size, 3), batched."""
+    out = [_predict(bundle, bundle.model.predict_on_batch, clips[i:i + batch_size])
+           for i in range(0, len(clips), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, len(bundle.classes)), dtype="float32")
+
+
+def classify(bundle: ModelBundle, video: str | os.PathLike, top_k: int = 3) -> tuple[Prediction, dict[str, Any]]:
+    """The paper's predict_single_action: one clip sampled over the whole video, one prediction.
+
+    Returns the prediction and facts about the input (frames decoded, whether frames were repeated).
+    """
+    clip = sample_clip(video, bundle.sequence_length, bundle.image_size)
+    probs = predict_clips(bundle, clip.frames[None])[0]
+    return to_prediction(probs, bundle.classes, top_k), {"frames": clip.source_frames, "short": clip.short}
+
+
+@dataclass
+class FrameEncoder:
+    """An LRCN split in two: per-frame features, then the sequence head (shares the model's weights)."""
+
+    encoder: Any
+    head: Any
+
+
+def split_frame_encoder(model: Any) -> FrameEncoder | None:
+    """For models whose layers before the recurrent part are all per frame, build encoder + head."""
+    import keras
+
+    layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
+    cut = 0
+    while cut < len(layers) and isinstance(layers[cut], (keras.layers.TimeDistributed, keras.layers.Rescaling)):
+        cut += 1
+    if cut == 0 or cut == len(layers) or not any(isinstance(l, keras.layers.TimeDistributed) for l in layers[:cut]):
+        return None
+    frame_shape = model.input_shape[2:]
+    x = inp = keras.Input(shape=frame_shape, dtype=model.inputs[0].dtype)
+    for layer in layers[:cut]:
+        x = (layer.layer if isinstance(layer, keras.layers.TimeDistributed) else layer)(x)
+    encoder = keras.Model(inp, x)
+    y = seq = keras.Input(shape=(model.input_shape[1], *x.shape[1:]))
+    for layer in layers[cut:]:
+        y = layer(y)
+    return FrameEncoder(encoder, keras.Model(seq, y))
+
+
+def _encoder_for(bundle: ModelBundle) -> FrameEncoder | None:
+    if "_frame_encoder" not in bundle.__dict__:
+        bundle.__dict__["_frame_encoder"] = split_frame_encoder(bundle.model)
+    return bundle.__dict__["_frame_encoder"]
+
+
+def window_probs(bundle: ModelBundle, frames: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Probabilities of every sliding window over a stream of sampled frames (window k ends at frame k)."""
+    length = bundle.sequence_length
+    members = [window_members(k, length) for k in range(len(frames))]
+    split = _encoder_for(bundle)
+    if split is not None:
+        feats = np.concatenate([_predict(bundle, split.encoder.predict_on_batch, frames[i:i + 256])
+                                for i in range(0, len(frames), 256)])
+        return np.concatenate([_predict(bundle, split.head.predict_on_batch,
+                                        np.stack([feats[m] for m in members[i:i + batch_size]]))
+                               for i in range(0, len(members), batch_size)])
+    return np.concatenate([predict_clips(bundle, np.stack([frames[m] for m in members[i:i + batch_size]]))
+                           for i in range(0, len(members), batch_size)])
+
+
+@dataclass
+class Annotation:
+    out_path: Path
+    frames: int
+    fps: float
+    seconds: float
+    step: int
+    timeline: list[dict[str, Any]]
+    prediction: Prediction
+    device: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"out": str(self.out_path), "frames": self.frames, "fps": self.fps, "seconds": self.seconds,
+                "step": self.step, "device": self.device, **self.prediction.as_dict(), "timeline": self.timeline}
+
+
+def annotate(
+    bundle: ModelBundle,
+    video: str | os.PathLike,
+    out_path: str | os.PathLike,
+    smooth: int = 3,
+    progress: Progress | None = None,
+    max_seconds: float | None = None,
+) -> Annotation:
+    """The paper's predict_on_video, fixed: sliding windows with training's sampling, smoothed, drawn on
+    every frame, written as H.264 at the source size and fps; plus a per-window probability timeline.
+
+    Pass 1 decodes every frame but converts only every `step`-th (the window's sampling rate); windows
+    are scored in batches. Pass 2 decodes again and draws, so full-size frames are never all in memory.
+    """
+    report = progress or (lambda f, s: None)
+    fps = video_fps(video)
+    step = window_step(bundle.window_seconds, fps, bundle.sequence_length)
+    sampled: list[np.ndarray] = []
+    n = 0
+    report(0.0, "reading frames")
+    for n, frame in iter_every(video, step, bundle.image_size):
+        if frame is not None:
+            sampled.append(frame)
+        if max_seconds is not None and n / fps > max_seconds:
+            raise HarError(f"the video is longer than the {max_seconds:.0f} s allowed")
+        if n % 500 == 0:
+            report(min(0.3, 0.3 * n / max(1, n + 500)), "reading frames")
+    total = n + 1 if sampled else 0
+    if total < MIN_FRAMES:
+        raise HarError(f"{Path(video).name} has {total} decodable frame(s); need at least {MIN_FRAMES}")
+    report(0.3, "classifying windows")
+    probs = window_probs(bundle, np.stack(sampled))
+    smoothed = np.stack([probs[max(0, k - smooth + 1):k + 1].mean(axis=0) for k in range(len(probs))])
+    classes = bundle.classes
+    timeline = [{"time": round(k * step / fps, 3), "frame": k * step, "label": classes[int(p.argmax())],
+                 "probs": {c: round(float(v), 4) for c, v in zip(classes, p)}} for k, p in enumerate(smoothed)]
+    report(0.4, "drawing and encoding H.264")
+    out = Path(out_path)
+    cap = open_capture(video)
+    width, height = int(cap.get(3)), int(cap.get(4))
+    cap.release()
+    written = 0
+    with H264Writer(out, fps, width, height) as writer:
+        for t, bgr in enumerate(iter_frames(video)):
+            if t >= total:
+                break
+            p = smoothed[min(t // step, len(smoothed) - 1)]
+            i = int(p.argmax())
+            writer.write(draw_label(bgr, classes[i], float(p[i])))
+            written += 1
+            if t % 100 == 0:
+                report(0.4 + 0.6 * t / total, "drawing and encoding H.264")
+    report(1.0, "done")
+    overall = to_prediction(probs.mean(axis=0), classes)
+    return Annotation(out, written, fps, round(written / fps, 3), step, timeline, overall, inference_device())
+
+
+@dataclass
+class StreamState:
+    """What the stream classifier last concluded, for the UI thread to read."""
+
+    prediction: Prediction | None = None
+    frames_in: int = 0
+    predictions: int = 0
+    latency_ms: float = 0.0
+    buffered: int = 0
+    error: str | None = None
+    updated: float = field(default_factory=time.monotonic)
+
+
+class StreamClassifier:
+    """Live classification: a ring buffer sampled like training, scored on its own thread at `rate_hz`.
+
+    `push` (called from a video callback) only keeps every step-th frame by timestamp and returns at
+    once; the worker thread predicts on the latest window and publishes a StreamState. Thread-safe.
+    """
+
+    def __init__(self, bundle: ModelBundle, rate_hz: float = 4.0, top_k: int = 3, smooth: int = 3):
+        self.bundle, self.rate_hz, self.top_k = bundle, rate_hz, top_k
+        self.interval = bundle.window_seconds / bundle.sequence_length
+        self._frames: collections.deque[np.ndarray] = collections.deque(maxlen=bundle.sequence_length)
+        self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=max(1, smooth))
+        self._next_keep: float | None = None
+        self._version = 0
+        self._scored = -1
+        self._lock = threading.Lock()
+        self._state = StreamState()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def push(self, bgr: np.ndarray, timestamp: float) -> bool:
+        """Offer a frame taken at `timestamp` seconds; returns True when it was kept for the window."""
+        with self._lock:
+            self._state.frames_in += 1
+            if self._next_keep is not None and timestamp < self._next_keep - 1e-6:
+                return False
+            self._next_keep = timestamp + self.interval if self._next_keep is None else max(
+                self._next_keep + self.interval, timestamp)
+        frame = to_model_frame(bgr, self.bundle.image_size)
+        with self._lock:
+            self._frames.append(frame)
+            self._version += 1
+        return True
+
+    def predict_now(self) -> Prediction | None:
+        """Score the current window at once (the worker calls this; tests may too)."""
+        with self._lock:
+            frames, version = list(self._frames), self._version
+        if not frames:
+            return None
+        idx = window_members(len(frames) - 1, self.bundle.sequence_length)
+        start = time.perf_counter()
+        probs = predict_clips(self.bundle, np.stack(frames)[idx][None])[0]
+        latency = (time.perf_counter() - start) * 1000
+        with self._lock:
+            self._recent.append(probs)
+            pred = to_prediction(np.mean(self._recent, axis=0), self.bundle.classes, self.top_k)
+            s = self._state
+            s.prediction, s.predictions, s.latency_ms = pred, s.predictions + 1, latency
+            s.buffered, s.updated, self._scored = len(frames), time.monotonic(), version
+        return pred
+
+    def state(self) -> StreamState:
+        with self._lock:
+            s = self._state
+            return StreamState(s.prediction, s.frames_in, s.predictions, s.latency_ms, s.buffered, s.error, s.updated)
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0 / self.rate_hz):
+            with self._lock:
+                fresh = self._version != self._scored and self._frames
+            if fresh:
+                try:
+                    self.predict_now()
+                except Exception as exc:  # surface to the UI instead of dying silently
+                    with self._lock:
+                        self._state.error = f"{exc.__class__.__name__}: {exc}"
+
+    def start(self) -> "StreamClassifier":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="har-stream", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "StreamClassifier":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

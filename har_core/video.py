@@ -1,0 +1,261 @@
+"""Reading and writing video: sequential decoding, the model's frame format, and H.264 output.
+
+Decoding is always sequential (`grab` every frame, `retrieve` only the wanted ones): seeking with
+CAP_PROP_POS_FRAMES is slower and inexact on some codecs. Container frame counts are only a hint;
+the true count is what decodes.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from .config import IMAGE_SIZE, SEQUENCE_LENGTH
+from .errors import HarError
+from .sampling import span_indices
+
+MIN_FRAMES = 2  # one frame is a still image, not an action
+FALLBACK_FPS = 25.0
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video really holds: `frames` is the decoded count, not the container's claim."""
+
+    frames: int
+    frames_reported: int
+    fps: float
+    width: int
+    height: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps if self.fps > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class SampledClip:
+    """A model-ready clip: uint8 RGB frames (length, size, size, 3) and where they came from."""
+
+    frames: np.ndarray
+    source_frames: int
+    indices: np.ndarray
+
+    @property
+    def short(self) -> bool:
+        return self.source_frames < len(self.indices)
+
+
+def to_model_frame(bgr: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """The one conversion from a decoded BGR frame to the model's input: size×size RGB uint8."""
+    small = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
+def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
+    """Open a video for sequential reading, or raise HarError saying why it cannot be read."""
+    p = Path(path)
+    if not p.exists():
+        raise HarError(f"no such file: {p}")
+    if not p.is_file():
+        raise HarError(f"not a file: {p}")
+    if p.stat().st_size == 0:
+        raise HarError(f"the file is empty: {p.name}")
+    cap = cv2.VideoCapture(str(p))
+    if not cap.isOpened():
+        cap.release()
+        raise HarError(f"not a readable video: {p.name}")
+    return cap
+
+
+def _fps(cap: cv2.VideoCapture) -> float:
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return float(fps) if fps and math.isfinite(fps) and 1.0 <= fps <= 240.0 else FALLBACK_FPS
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Metadata of a video, counting its frames by decoding them (grab only, no colour conversion)."""
+    cap = open_capture(path)
+    try:
+        reported = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+        fps = _fps(cap)
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        frames = 0
+        while cap.grab():
+            frames += 1
+    finally:
+        cap.release()
+    if frames == 0:
+        raise HarError(f"no frame could be decoded from {Path(path).name}: not a video, or damaged")
+    return VideoInfo(frames=frames, frames_reported=reported, fps=fps, width=width, height=height)
+
+
+def _read_at(path: str | os.PathLike, wanted: set[int], size: int) -> tuple[dict[int, np.ndarray], int]:
+    """Decode sequentially, converting only the `wanted` frames; return them and the decoded count."""
+    cap = open_capture(path)
+    got: dict[int, np.ndarray] = {}
+    n = 0
+    try:
+        while cap.grab():
+            if n in wanted:
+                ok, frame = cap.retrieve()
+                if ok and frame is not None:
+                    got[n] = to_model_frame(frame, size)
+            n += 1
+    finally:
+        cap.release()
+    return got, n
+
+
+def sample_clip(path: str | os.PathLike, length: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE) -> SampledClip:
+    """`length` frames evenly spaced over the whole video (see sampling.span_indices).
+
+    One pass when the container's frame count is right; a second pass when it lied.
+    """
+    cap = open_capture(path)
+    hint = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+    cap.release()
+    wanted = set(span_indices(0, hint, length).tolist()) if hint > 0 else set()
+    got, n = _read_at(path, wanted, size)
+    name = Path(path).name
+    if n == 0:
+        raise HarError(f"no frame could be decoded from {name}: not a video, or damaged")
+    if n < MIN_FRAMES:
+        raise HarError(f"{name} has only {n} frame; need at least {MIN_FRAMES} to see an action")
+    indices = span_indices(0, n, length)
+    missing = set(indices.tolist()) - got.keys()
+    if missing:
+        more, _ = _read_at(path, missing, size)
+        got.update(more)
+        missing -= more.keys()
+    if missing:
+        raise HarError(f"{name} is damaged: frame {min(missing)} could not be decoded")
+    frames = np.stack([got[i] for i in indices.tolist()])
+    return SampledClip(frames=frames, source_frames=n, indices=indices)
+
+
+def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """Every decodable BGR frame of a video, in order."""
+    cap = open_capture(path)
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                return
+            yield frame
+    finally:
+        cap.release()
+
+
+def iter_every(path: str | os.PathLike, step: int, size: int = IMAGE_SIZE) -> Iterator[tuple[int, np.ndarray | None]]:
+    """(index, model frame) for every decoded frame; the frame is converted only when index % step == 0."""
+    cap = open_capture(path)
+    n = 0
+    try:
+        while cap.grab():
+            frame = None
+            if n % step == 0:
+                ok, bgr = cap.retrieve()
+                frame = to_model_frame(bgr, size) if ok and bgr is not None else None
+            yield n, frame
+            n += 1
+    finally:
+        cap.release()
+
+
+def claimed_duration(path: str | os.PathLike) -> float:
+    """Duration the container claims (frame count / fps): cheap, for enforcing limits before decoding."""
+    cap = open_capture(path)
+    try:
+        return max(0.0, float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)) / _fps(cap)
+    finally:
+        cap.release()
+
+
+def video_fps(path: str | os.PathLike) -> float:
+    """The container's frame rate, or 25 where it is missing or absurd."""
+    cap = open_capture(path)
+    try:
+        return _fps(cap)
+    finally:
+        cap.release()
+
+
+class H264Writer:
+    """Writes BGR frames as browser-playable H.264 MP4 (PyAV libx264, yuv420p, faststart).
+
+    Frames go to a temporary file beside the target, which replaces the target only on a clean close,
+    so a failure never leaves a half-written video behind. Odd sizes lose their last row/column
+    (yuv420p needs even dimensions).
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, width: int, height: int, crf: int = 23):
+        import av  # PyAV comes with streamlit-webrtc; imported here so reading needs no FFmpeg bindings
+
+        self.path = Path(path)
+        self.width, self.height = width - width % 2, height - height % 2
+        if self.width < 2 or self.height < 2:
+            raise HarError(f"cannot encode a {width}x{height} video")
+        fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=".partial-", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._container = av.open(str(self._tmp), mode="w", options={"movflags": "+faststart"})
+        rate = Fraction(fps).limit_denominator(1001)
+        self._stream = self._container.add_stream("libx264", rate=rate)
+        self._stream.width, self._stream.height = self.width, self.height
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+        self._av = av
+        self.frames = 0
+
+    def write(self, bgr: np.ndarray) -> None:
+        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[: self.height, : self.width]), format="bgr24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self._container.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "H264Writer":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_h264(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float) -> Path:
+    """Encode a list of BGR frames to H.264 MP4 (used by tests and the dataset browser)."""
+    h, w = frames[0].shape[:2]
+    with H264Writer(path, fps, w, h) as writer:
+        for f in frames:
+            writer.write(f)
+    return Path(path)
+
+
+def video_codec(path: str | os.PathLike) -> str:
+    """The codec name of a file's first video stream, as FFmpeg names it (e.g. 'h264')."""
+    import av
+
+    with av.open(str(path)) as container:
+        return container.streams.video[0].codec_context.name
