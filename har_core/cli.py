@@ -107,9 +107,17 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
             "classes": ev.classes, "skipped_classes": skipped, "groups": held, "groups_seen_in_training": seen}
 
 
+def _check_video(path: str) -> None:
+    """Fail on an unreadable input before spending seconds loading a model."""
+    from .video import open_capture
+
+    open_capture(path).release()
+
+
 def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
     from .inference import classify, inference_device
 
+    _check_video(a.video)
     bundle = _load(a.model)
     pred, facts = classify(bundle, a.video, top_k=a.top_k)
     if facts["short"]:
@@ -128,6 +136,7 @@ def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
         raise HarError("the output must be an .mp4 file")
     if not out.parent.is_dir():
         raise HarError(f"no such folder for the output: {out.parent}")
+    _check_video(a.video)
     bundle = _load(a.model)
     start = time.perf_counter()
     res = annotate(bundle, a.video, out, smooth=a.smooth,
@@ -210,9 +219,24 @@ COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "evalu
             "classify": cmd_classify, "annotate": cmd_annotate, "download": cmd_download}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _quiet_native_logs() -> None:
+    """TensorFlow's C++ code writes start-up chatter straight to file descriptor 2. Keep our stderr (one
+    line per user error, progress, Python tracebacks) on a copy of it and point fd 2 at /dev/null."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ.get("HAR_DEBUG"):
+        return
+    sys.stderr.flush()
+    keep = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(keep, "w", buffering=1)
+
+
+def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if argv is None:
+        _quiet_native_logs()
     try:
         result = COMMANDS[args.command](args)
     except HarError as exc:

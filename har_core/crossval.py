@@ -1,0 +1,116 @@
+"""k-fold cross-validation over UCF50 groups: a mean and a spread instead of one lucky split.
+
+Each fold's test groups are never seen while training: the model fits on the remaining groups, and
+early stopping watches validation groups carved from those remaining groups (splits.kfold_by_groups).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .dataset import extract, scan
+from .errors import HarError
+from .splits import kfold_by_groups
+from .training import ProgressHook, _labelled, evaluate, train
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One fold: which groups were held out, and how the model trained on the rest scored on them."""
+
+    fold: int
+    test_groups: list[str]
+    val_groups: list[str]
+    accuracy: float
+    n: int
+    val_accuracy: float
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+
+
+@dataclass
+class CrossvalResult:
+    arch: str
+    classes: list[str]
+    k: int
+    folds: list[FoldResult] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accuracies(self) -> list[float]:
+        return [f.accuracy for f in self.folds]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.accuracies) / len(self.folds) if self.folds else math.nan
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation over folds (ddof=1): the spread one more fold would show."""
+        n = len(self.folds)
+        if n < 2:
+            return math.nan
+        m = self.mean
+        return math.sqrt(sum((a - m) ** 2 for a in self.accuracies) / (n - 1))
+
+    @property
+    def protocol(self) -> str:
+        return (f"{self.k}-fold over groups: each fold's test groups never used for training or early stopping; "
+                "validation groups carved from the remaining groups")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"arch": self.arch, "classes": self.classes, "k": self.k, "protocol": self.protocol,
+                "accuracies": [round(a, 4) for a in self.accuracies], "mean": round(self.mean, 4),
+                "std": round(self.std, 4) if self.folds and len(self.folds) > 1 else None,
+                "folds": [asdict(f) for f in self.folds], "settings": self.settings}
+
+
+FoldHook = Callable[[FoldResult], None]
+
+
+def crossval(
+    data_dir: str | os.PathLike,
+    arch: str,
+    k: int = 5,
+    classes: list[str] | None = None,
+    epochs: int = 50,
+    batch_size: int = 4,
+    patience: int | None = None,
+    seed: int = 27,
+    flip: bool = False,
+    val_fraction: float = 0.15,
+    cache_dir: str | os.PathLike | None = None,
+    progress: ProgressHook | None = None,
+    on_fold: FoldHook | None = None,
+) -> CrossvalResult:
+    """Train `arch` once per fold and score it on that fold's held-out groups.
+
+    `on_fold` is called after each fold, so a long run reports (and a caller can save) partial results.
+    """
+    index = scan(data_dir).select(classes)
+    classes = index.classes
+    folds = kfold_by_groups(index.clips, k=k, val_fraction=val_fraction, seed=seed)
+    ex = extract(index.clips, cache_dir)
+    if ex.failed:
+        raise HarError(f"{len(ex.failed)} clip(s) could not be read, e.g. {ex.failed[0][1]}")
+    out = CrossvalResult(arch, classes, k, settings={
+        "epochs_max": epochs, "batch_size": batch_size, "patience": patience, "seed": seed, "augment_flip": flip,
+        "val_fraction": val_fraction, "clips": len(ex.clips), "data": str(Path(data_dir).resolve())})
+    for i, split in enumerate(folds):
+        train_xy, val_xy, test_xy = (_labelled(ex, part, classes) for part in (split.train, split.val, split.test))
+        start = time.perf_counter()
+        res = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, flip=flip,
+                    progress=progress)
+        test_eval = evaluate(res.model, *test_xy, classes)
+        val_eval = evaluate(res.model, *val_xy, classes)
+        fold = FoldResult(i + 1, list(split.test_groups), list(split.val_groups), test_eval.accuracy, test_eval.n,
+                          val_eval.accuracy, res.best_epoch, len(res.history), round(time.perf_counter() - start, 1))
+        out.folds.append(fold)
+        if on_fold:
+            on_fold(fold)
+    return out

@@ -1,0 +1,51 @@
+"""The bundles under weights/: listed cheaply, loaded once per process, never outside weights/.
+
+Pages keep one registry per process (st.cache_resource); a model is reloaded only when its files change.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from .bundle import META_FILE, MODEL_FILE, BundleListing, ModelBundle, check_name, list_bundles, load_bundle
+from .errors import HarError
+
+
+class ModelRegistry:
+    def __init__(self, weights_dir: str | os.PathLike):
+        self.root = Path(weights_dir).resolve()
+        self._lock = threading.Lock()
+        self._loaded: dict[str, tuple[tuple[int, int], ModelBundle]] = {}
+
+    def listings(self) -> list[BundleListing]:
+        """Every bundle folder; broken ones carry an error instead of metadata."""
+        return list_bundles(self.root)
+
+    def usable(self) -> list[BundleListing]:
+        return [b for b in self.listings() if b.error is None]
+
+    def path_for(self, name: str) -> Path:
+        """The folder of bundle `name`, refusing anything that is not a plain name inside weights/."""
+        path = (self.root / check_name(name)).resolve()
+        if path.parent != self.root:
+            raise HarError("a model name cannot point outside the weights folder")
+        return path
+
+    def _stamp(self, path: Path) -> tuple[int, int]:
+        try:
+            return (path / MODEL_FILE).stat().st_mtime_ns, (path / META_FILE).stat().st_mtime_ns
+        except FileNotFoundError:
+            raise HarError(f"no model named {path.name!r}") from None
+
+    def load(self, name: str) -> ModelBundle:
+        """The loaded bundle `name`, shared by every session of this process."""
+        path = self.path_for(name)
+        with self._lock:
+            stamp = self._stamp(path)
+            hit = self._loaded.get(name)
+            if hit and hit[0] == stamp:
+                return hit[1]
+            bundle = load_bundle(path)
+            self._loaded[name] = (stamp, bundle)
+            return bundle

@@ -1,0 +1,60 @@
+"""Shared fixtures: synthetic videos and a small trained bundle (built once per test session)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from synth import CLASSES, make_dataset, make_video  # noqa: E402
+
+SHARED_DATA = Path(os.environ.get("HAR_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf50")
+FOUR = ["HorseRace", "PizzaTossing", "PlayingPiano", "PlayingViolin"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "realdata: needs ../shared/data/ucf50 (required in CI)")
+    config.addinivalue_line("markers", "e2e: drives a real browser against `streamlit run`")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real UCF50 clips; in CI their absence is a failure, elsewhere a skip with the reason."""
+    if not (SHARED_DATA / "HorseRace").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"real data missing at {SHARED_DATA} (set HAR_DATA_DIR)")
+        pytest.skip(f"real UCF50 clips not found at {SHARED_DATA} (set HAR_DATA_DIR)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch the user's cache or the shipped weights folder."""
+    monkeypatch.setenv("HAR_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("synth") / "data")
+
+
+@pytest.fixture(scope="session")
+def synth_bundle(tmp_path_factory: pytest.TempPathFactory, synth_data: Path) -> Path:
+    """An LRCN trained for a few epochs on the synthetic classes, saved as a bundle."""
+    from har_core.training import train_and_save
+
+    out = tmp_path_factory.mktemp("bundles") / "synth_lrcn"
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    train_and_save(synth_data, "lrcn", out, epochs=8, batch_size=4, patience=8, cache_dir=cache,
+                   val_groups=["g03"], test_groups=["g04"])
+    return out
+
+
+@pytest.fixture
+def right_video(tmp_path: Path) -> Path:
+    return make_video(tmp_path / "right.avi", "Right", n=60, seed=7)
+
+
+__all__ = ["CLASSES", "FOUR", "make_video"]

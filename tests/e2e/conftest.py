@@ -1,0 +1,141 @@
+"""End-to-end harness: `streamlit run app.py` on loopback, driven by Debian Chromium through Playwright.
+
+Screenshots go to artifacts/screenshots/ (ignored by git) for a reviewer to look at.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("HAR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """A `streamlit run app.py` process with its own weights folder and environment."""
+
+    def __init__(self, weights_dir: Path, env: dict[str, str] | None = None, log: Path | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.weights_dir = weights_dir
+        self.log_path = log or weights_dir.parent / f"streamlit-{self.port}.log"
+        full_env = {**os.environ, "HAR_WEIGHTS_DIR": str(weights_dir), "TF_CPP_MIN_LOG_LEVEL": "3",
+                    **(env or {})}
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+             "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait()
+
+    def _wait(self, timeout: float = 90) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {self.log()}")
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError(f"streamlit did not start in {timeout} s: {self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()[-4000:]
+
+    def stop(self, sig: int = 15) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def e2e_weights(tmp_path_factory: pytest.TempPathFactory, synth_bundle: Path) -> Path:
+    """A weights folder for the server: the shipped bundles when present, plus the synthetic one."""
+    d = tmp_path_factory.mktemp("e2e") / "weights"
+    shipped = ROOT / "weights"
+    if shipped.is_dir():
+        shutil.copytree(shipped, d, ignore=shutil.ignore_patterns(".*"))
+    else:
+        d.mkdir()
+    shutil.copytree(synth_bundle, d / "synthetic")
+    return d
+
+
+@pytest.fixture(scope="session")
+def app_server(e2e_weights: Path) -> Iterator[AppServer]:
+    server = AppServer(e2e_weights)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"chromium missing at {CHROMIUM}: .ci/run installs it")
+        pytest.skip(f"chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser: object, url: str, **context_args: object):
+    """A fresh page that has finished its first Streamlit run (no spinner, app rendered)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_args)
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    wait_idle(page)
+    return page
+
+
+def wait_idle(page: object, timeout_ms: int = 60000) -> None:
+    """Wait until Streamlit has rendered and is not running a script."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=timeout_ms)
+
+
+def assert_no_exception(page: object) -> None:
+    shown = page.locator('[data-testid="stException"]')
+    assert shown.count() == 0, shown.first.inner_text()
+
+
+def screenshot(page: object, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
