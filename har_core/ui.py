@@ -1,0 +1,192 @@
+"""Streamlit helpers shared by HAR Studio's pages: page setup, the cached model registry, model picker,
+metric formatting (always with its protocol), device label, per-session folder, error display.
+
+Page convention (for everyone writing a page): classic Streamlit multipage. `app.py` is the entry point
+and the home page; `pages/1_Dataset.py`, `pages/2_Train.py`, `pages/3_Predict.py`, `pages/4_Webcam.py`
+are found by Streamlit from their file names. Each page script starts with `ui.page_setup(title, icon)`
+(it calls st.set_page_config, so it must be the first Streamlit call), and wraps work that can fail
+because of user input in `with ui.user_errors():` so a HarError becomes one st.error line and the rest of
+the page keeps working. Nothing here imports TensorFlow/Keras until a model is actually loaded.
+
+Stable API: page_setup, registry, load_model, model_picker, model_label, metric_rows, format_metric,
+device_label, session_folder, user_errors, PAGES.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import streamlit as st
+
+from .bundle import BundleListing, ModelBundle
+from .config import settings
+from .errors import HarError
+from .registry import ModelRegistry
+from .uploads import SessionFolder, sweep_stale
+
+# (script path relative to app.py, label, icon) for st.page_link and the home page's page list.
+PAGES: tuple[tuple[str, str, str, str], ...] = (
+    ("pages/1_Dataset.py", "Dataset", "🗂️", "Browse UCF50: sample frames, clips, class counts; download it."),
+    ("pages/2_Train.py", "Train", "🏋️", "Train ConvLSTM or LRCN with live curves, split by groups."),
+    ("pages/3_Predict.py", "Predict", "🎬", "Classify an upload, a video link or a dataset clip."),
+    ("pages/4_Webcam.py", "Webcam", "📷", "Live recognition from your camera, label drawn on every frame."),
+)
+
+# Order in which model.json metrics are shown; unknown keys follow.
+_METRIC_ORDER = ("test", "crossval", "validation")
+
+
+def page_setup(title: str, icon: str) -> None:
+    """First call of every page: wide layout, title and icon in the browser tab; tidies stale scratch."""
+    st.set_page_config(page_title=f"{title} · HAR Studio", page_icon=icon, layout="wide")
+    _sweep_once()
+
+
+@st.cache_resource(show_spinner=False)
+def _sweep_once() -> int:
+    """Remove session folders left by crashed servers, once per process."""
+    return sweep_stale()
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(weights_dir: str) -> ModelRegistry:
+    return ModelRegistry(weights_dir)
+
+
+def registry() -> ModelRegistry:
+    """The process-wide registry for the configured weights folder (models load once, shared by sessions)."""
+    return _registry(str(settings().weights_dir))
+
+
+def load_model(name: str) -> ModelBundle:
+    """Load (or reuse) bundle `name`, with a spinner the first time; raises HarError for a bad bundle."""
+    reg = registry()
+    with st.spinner(f"Loading model {name} (TensorFlow starts the first time, a few seconds)…"):
+        return reg.load(name)
+
+
+def accuracy_of(entry: dict[str, Any]) -> float | None:
+    """The headline accuracy of one metrics entry (plain runs say 'accuracy', cross-validation 'mean')."""
+    for key in ("accuracy", "mean"):
+        value = entry.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def format_metric(name: str, entry: dict[str, Any]) -> str:
+    """One line: '87.5% test accuracy on 40 clips — <protocol>'. Never a number without its protocol."""
+    acc = accuracy_of(entry)
+    head = f"{acc * 100:.1f}%" if acc is not None else "n/a"
+    std = entry.get("std")
+    if isinstance(std, (int, float)) and acc is not None:
+        head += f" ± {std * 100:.1f}"
+    what = f"{name} accuracy"
+    n = entry.get("n")
+    if isinstance(n, int):
+        what += f" on {n} clips"
+    elif isinstance(entry.get("k"), int):
+        what += f" over {entry['k']} folds"
+    protocol = entry.get("protocol") or "protocol not recorded"
+    held = entry.get("held_out_groups")
+    if held and isinstance(held, list) and not str(protocol).count(str(held[0])):
+        protocol = f"{protocol} (held out: {', '.join(map(str, held))})"
+    return f"{head} {what} — {protocol}"
+
+
+def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows for a table of a bundle's metrics: which, accuracy, clips, held-out groups, protocol."""
+    metrics = meta.get("metrics") or {}
+    names = [k for k in _METRIC_ORDER if k in metrics] + [k for k in metrics if k not in _METRIC_ORDER]
+    rows = []
+    for name in names:
+        entry = metrics[name]
+        if not isinstance(entry, dict):
+            continue
+        acc = accuracy_of(entry)
+        held = entry.get("held_out_groups")
+        rows.append({
+            "metric": name,
+            "accuracy": f"{acc * 100:.1f}%" if acc is not None else "n/a",
+            "clips": entry.get("n", ""),
+            "held-out groups": ", ".join(map(str, held)) if isinstance(held, list) else "",
+            "protocol": entry.get("protocol") or "not recorded",
+        })
+    return rows
+
+
+def headline_metric(meta: dict[str, Any]) -> str | None:
+    """The most telling metric of a bundle as one line (test, else cross-validation, else validation)."""
+    metrics = meta.get("metrics") or {}
+    names = [k for k in _METRIC_ORDER if k in metrics] + [k for k in metrics if k not in _METRIC_ORDER]
+    for name in names:
+        if isinstance(metrics[name], dict) and accuracy_of(metrics[name]) is not None:
+            return format_metric(name, metrics[name])
+    return None
+
+
+def model_label(listing: BundleListing) -> str:
+    """'lrcn — LRCN, 4 classes' for select boxes."""
+    meta = listing.meta or {}
+    arch = str(meta.get("architecture", "?")).upper()
+    return f"{listing.name} — {arch}, {len(meta.get('classes', []))} classes"
+
+
+def model_picker(key: str = "model", label: str = "Model") -> str | None:
+    """A model select box plus its classes and measured accuracy; returns the chosen bundle's name (load it
+    with `load_model` when needed), or None after an empty state saying how to get a model."""
+    listings = registry().listings()
+    usable = [b for b in listings if b.error is None]
+    broken = [b for b in listings if b.error is not None]
+    for b in broken:
+        st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon="⚠️")
+    if not usable:
+        st.info(
+            f"**No trained models yet.** Train one on the Train page, or put a model bundle "
+            f"(`model.keras` + `model.json`) into `{settings().weights_dir}`.", icon="🧠")
+        return None
+    names = [b.name for b in usable]
+    by_name = {b.name: b for b in usable}
+    name = st.selectbox(label, names, key=key, format_func=lambda n: model_label(by_name[n]))
+    meta = by_name[name].meta or {}
+    line = headline_metric(meta)
+    st.caption(f"Classes: {', '.join(meta.get('classes', []))}" + (f"  \nMeasured: {line}" if line else
+                                                                   "  \nNo measured accuracy recorded."))
+    return name
+
+
+def device_label() -> str:
+    """Where predictions run. Exact (from TensorFlow) once a model is loaded in this process; before
+    that a cheap check that does not start TensorFlow: no NVIDIA device means CPU."""
+    if "keras" in sys.modules:
+        return _exact_device()
+    if not (Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/gpus").is_dir()):
+        return "CPU (no GPU on this machine)"
+    return "GPU present — confirmed when a model loads"
+
+
+@st.cache_resource(show_spinner=False)
+def _exact_device() -> str:
+    from .inference import inference_device
+
+    return inference_device()
+
+
+def session_folder() -> SessionFolder:
+    """This browser session's scratch folder (uploads, transcodes, annotated videos); removed with it."""
+    folder = st.session_state.get("_har_session_folder")
+    if folder is None or not folder.path.is_dir():
+        folder = SessionFolder()
+        st.session_state["_har_session_folder"] = folder
+    return folder
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show a HarError as one st.error line and carry on with the rest of the page."""
+    try:
+        yield
+    except HarError as exc:
+        st.error(str(exc), icon="🚫")
