@@ -1,0 +1,59 @@
+"""HAR Studio home: what the app does, the available models with their measured accuracy, device, data."""
+from __future__ import annotations
+
+import streamlit as st
+
+from har_core import ui
+from har_core.config import PROJECT_DIR, settings
+from har_core.dataset import scan
+from har_core.errors import HarError
+
+ui.page_setup("Home", "🏃")
+
+st.title("🏃 HAR Studio")
+st.markdown(
+    "Recognise human activities in video with two neural networks from the paper *Human Activity Recognition "
+    "Using CNN and LSTM Methods*: **LRCN** (a CNN per frame, then an LSTM) and **ConvLSTM**. "
+    "Browse the UCF50 dataset, train a model, and classify an uploaded video, a video link or your webcam live."
+)
+
+cfg = settings()
+left, right = st.columns(2)
+left.metric("Predictions run on", ui.device_label())
+try:
+    index = scan(cfg.data_dir)
+    right.metric("Dataset", f"{len(index.clips)} clips · {len(index.classes)} classes")
+    right.caption(f"from `{cfg.data_dir}`")
+except HarError as exc:
+    right.metric("Dataset", "not found")
+    right.caption(f"{exc}. The Dataset page explains how to get UCF50.")
+
+st.subheader("Models")
+listings = ui.registry().listings()
+if not listings:
+    st.info(f"**No trained models yet.** Train one on the Train page, or put a model bundle "
+            f"(`model.keras` + `model.json`) into `{cfg.weights_dir}`.", icon="🧠")
+for listing in listings:
+    with st.container(border=True):
+        if listing.meta is None:
+            st.markdown(f"**{listing.name}** — not usable")
+            st.error(listing.error, icon="🚫")
+            continue
+        meta = listing.meta
+        st.markdown(f"**{listing.name}** · {str(meta.get('architecture', '?')).upper()} · "
+                    f"{meta.get('parameters', '?'):,} parameters" if isinstance(meta.get("parameters"), int)
+                    else f"**{listing.name}** · {str(meta.get('architecture', '?')).upper()}")
+        st.markdown("Classes: " + " ".join(f"`{c}`" for c in meta["classes"]))
+        rows = ui.metric_rows(meta)
+        if rows:
+            st.dataframe(rows, hide_index=True, width="stretch")
+        else:
+            st.caption("No measured accuracy recorded for this model.")
+
+st.subheader("Pages")
+present = [p for p in ui.PAGES if (PROJECT_DIR / p[0]).is_file()]
+cols = st.columns(max(1, len(present)))
+for col, (path, label, icon, blurb) in zip(cols, present):
+    with col.container(border=True):
+        st.page_link(path, label=label, icon=icon)
+        st.caption(blurb)
