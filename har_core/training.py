@@ -96,6 +96,8 @@ class _Monitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.cancelled:  # cut short mid-epoch: neither a finished epoch nor a candidate for best
+            return
         logs = {k: float(v) for k, v in (logs or {}).items()}
         self.history.append({"epoch": epoch + 1, **logs})
         loss = logs.get("val_loss", math.inf)

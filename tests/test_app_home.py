@@ -1,0 +1,94 @@
+"""Home page (app.py) in AppTest: models with their protocol, device, dataset status, no TensorFlow import."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+
+
+def run_home(timeout: float = 60) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout).run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [x.value for kind in (at.info, at.error, at.warning, at.success) for x in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_home_lists_models_with_accuracy_and_protocol(synth_bundle: Path, synth_data: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    weights = tmp_path / "weights"
+    shutil.copytree(synth_bundle, weights / "synth_lrcn")
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("HAR_DATA_DIR", str(synth_data))
+    at = run_home()
+    meta = json.loads((synth_bundle / "model.json").read_text())
+    assert at.title[0].value.endswith("HAR Studio")
+    assert "synth_lrcn" in texts(at)
+    assert all(f"`{c}`" in texts(at) for c in meta["classes"])
+    table = at.dataframe[0].value
+    rows = {r["metric"]: r for r in table.to_dict("records")}
+    test = meta["metrics"]["test"]
+    assert rows["test"]["accuracy"] == f"{test['accuracy'] * 100:.1f}%"
+    assert rows["test"]["protocol"] == test["protocol"]
+    assert rows["test"]["held-out groups"] == ", ".join(test["held_out_groups"])
+    assert "validation" in rows
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Dataset"] == "24 clips · 3 classes"
+    assert metrics["Predictions run on"].startswith(("CPU", "GPU"))
+
+
+def test_home_shows_crossval_and_broken_bundles(synth_bundle: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    weights = tmp_path / "weights"
+    shutil.copytree(synth_bundle, weights / "cv_model")
+    meta = json.loads((weights / "cv_model" / "model.json").read_text())
+    meta["metrics"]["crossval"] = {"mean": 0.8125, "std": 0.05, "k": 5, "protocol": "5-fold over groups"}
+    (weights / "cv_model" / "model.json").write_text(json.dumps(meta))
+    (weights / "broken").mkdir()
+    (weights / "broken" / "model.json").write_text("{}")
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    at = run_home()
+    rows = {r["metric"]: r for r in at.dataframe[0].value.to_dict("records")}
+    assert rows["crossval"]["accuracy"] == "81.2%"
+    assert rows["crossval"]["protocol"] == "5-fold over groups"
+    assert any("broken is incomplete" in e.value for e in at.error)
+
+
+def test_home_empty_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("HAR_DATA_DIR", str(tmp_path / "no-data"))
+    at = run_home()
+    assert any("No trained models yet" in i.value for i in at.info)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Dataset"] == "not found"
+    assert "Dataset page explains how to get UCF50" in texts(at)
+    links = {p.proto.page for p in at.get("page_link")}
+    assert {"pages/1_Dataset.py", "pages/3_Predict.py", "pages/4_Webcam.py"} <= links
+
+
+def test_home_does_not_import_tensorflow(synth_bundle: Path, tmp_path: Path) -> None:
+    """Listing models reads model.json only: a fresh process rendering home never loads TF or Keras."""
+    weights = tmp_path / "weights"
+    shutil.copytree(synth_bundle, weights / "synth_lrcn")
+    code = ("import sys; from streamlit.testing.v1 import AppTest; "
+            f"at = AppTest.from_file({APP!r}, default_timeout=60).run(); "
+            "assert not at.exception, at.exception; "
+            "assert any('synth_lrcn' in m.value for m in at.markdown); "
+            "print('LOADED', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    env = {**os.environ, "HAR_WEIGHTS_DIR": str(weights), "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "LOADED []" in run.stdout, run.stdout

@@ -1,0 +1,90 @@
+"""Bundles round-trip, are validated on load, and are written atomically."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from har_core.bundle import list_bundles, load_bundle, read_meta, recover_interrupted, sampler_meta, save_bundle
+from har_core.errors import HarError
+from har_core.models import build
+
+
+def _meta(classes=("A", "B", "C")):
+    return {"classes": list(classes), "architecture": "lrcn", "sampler": sampler_meta(),
+            "metrics": {"test": {"accuracy": 0.5, "protocol": "group holdout: test groups g01",
+                                 "held_out_groups": ["g01"]}}}
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = build("lrcn", 3)
+    return save_bundle(model, _meta(), tmp_path / "m"), model
+
+
+def test_round_trip_keeps_weights_and_metadata(saved):
+    path, model = saved
+    b = load_bundle(path)
+    x = np.random.default_rng(0).integers(0, 255, (2, 20, 64, 64, 3), dtype=np.uint8)
+    assert np.allclose(b.model.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
+    assert b.classes == ["A", "B", "C"] and b.sequence_length == 20 and b.image_size == 64
+    meta = read_meta(path)
+    assert meta["sampler"]["color_order"] == "RGB" and "keras" in meta["versions"]
+    assert meta["metrics"]["test"]["held_out_groups"] == ["g01"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: (p / "model.json").write_text("{not json"), "corrupt"),
+    (lambda p: (p / "model.json").write_text("[]"), "corrupt"),
+    (lambda p: (p / "model.keras").unlink(), "incomplete"),
+    (lambda p: (p / "model.keras").write_bytes(b"PK\x03\x04 truncated"), "cannot be loaded"),
+    (lambda p: (p / "model.json").write_text(json.dumps({**_meta(), "classes": ["A", "B"]})), "inconsistent"),
+    (lambda p: (p / "model.json").write_text(json.dumps({**_meta(), "sampler": {
+        **sampler_meta(), "sequence_length": 10}})), "inconsistent"),
+    (lambda p: (p / "model.json").write_text(json.dumps({**_meta(), "sampler": {
+        **sampler_meta(), "color_order": "BGR"}})), "colour order"),
+    (lambda p: shutil.rmtree(p), "no model bundle"),
+])
+def test_damaged_bundles_give_clear_errors(saved, damage, message):
+    path, _ = saved
+    damage(path)
+    with pytest.raises(HarError, match=message) as err:
+        load_bundle(path)
+    assert "\n" not in str(err.value)
+
+
+def test_listing_reports_broken_bundles_and_keeps_the_others(saved, tmp_path):
+    path, model = saved
+    save_bundle(model, _meta(), tmp_path / "broken")
+    (tmp_path / "broken" / "model.json").write_text("oops")
+    listed = {b.name: b for b in list_bundles(tmp_path)}
+    assert listed["m"].error is None and "corrupt" in listed["broken"].error
+
+
+def test_failed_save_leaves_the_old_bundle_intact(saved, monkeypatch):
+    path, model = saved
+    before = (path / "model.json").read_text()
+
+    def crash(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(model, "save", crash)
+    with pytest.raises(OSError):
+        save_bundle(model, _meta(("X", "Y", "Z")), path)
+    assert (path / "model.json").read_text() == before
+    assert [p.name for p in path.parent.iterdir()] == ["m"]
+
+
+def test_crash_between_renames_is_recovered(saved):
+    path, _ = saved
+    old = path.parent / f".m.old-{os.getpid()}"
+    os.replace(path, old)  # what a crash right after the first rename leaves
+    assert recover_interrupted(path.parent) == ["m"]
+    assert load_bundle(path).classes == ["A", "B", "C"]
+
+
+def test_no_silent_overwrite(saved):
+    path, model = saved
+    with pytest.raises(HarError, match="already exists"):
+        save_bundle(model, _meta(), path, overwrite=False)

@@ -1,0 +1,77 @@
+"""k-fold over groups (har_core.crossval) on the synthetic dataset: folds, leakage, summary, CLI."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import har_core.crossval as cv
+from har_core.dataset import extract, scan
+from har_core.errors import HarError
+
+
+def test_every_group_is_tested_once_and_never_trained_on(synth_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[set[Path], set[Path]]] = []
+    real_train = cv.train
+
+    def spy(arch, classes, train_data, val_data, *args, **kwargs):
+        seen.append((set(train_data[0]), set(val_data[0])))
+        return real_train(arch, classes, train_data, val_data, *args, **kwargs)
+
+    monkeypatch.setattr(cv, "train", spy)
+    reported: list[cv.FoldResult] = []
+    res = cv.crossval(synth_data, "lrcn", k=2, epochs=2, patience=2, on_fold=reported.append)
+
+    index = scan(synth_data)
+    ex = extract(index.clips)
+    cache_of = {c.path: p for c, p in zip(ex.clips, ex.paths)}
+    assert [f.fold for f in res.folds] == [1, 2] and reported == res.folds
+    tested = [g for f in res.folds for g in f.test_groups]
+    assert sorted(tested) == sorted({c.group for c in index.clips})
+    for fold, (train_paths, val_paths) in zip(res.folds, seen):
+        test_paths = {cache_of[c.path] for c in index.clips if c.group in fold.test_groups}
+        assert not test_paths & (train_paths | val_paths)
+        assert not set(fold.test_groups) & set(fold.val_groups)
+        assert fold.n == len(test_paths)
+        assert 0.0 <= fold.accuracy <= 1.0 and fold.epochs_run <= 2
+    assert sum(f.n for f in res.folds) == len(index.clips)
+
+
+def test_summary_is_the_mean_and_sample_std_of_the_folds() -> None:
+    res = cv.CrossvalResult("lrcn", ["a", "b"], 3)
+    for i, acc in enumerate((0.5, 0.75, 1.0)):
+        res.folds.append(cv.FoldResult(i + 1, [f"g0{i}"], ["g09"], acc, 10, 0.8, 3, 5, 1.0))
+    assert res.mean == pytest.approx(0.75)
+    assert res.std == pytest.approx(0.25)
+    d = res.as_dict()
+    assert d["accuracies"] == [0.5, 0.75, 1.0] and d["k"] == 3 and "3-fold over groups" in d["protocol"]
+    assert math.isnan(cv.CrossvalResult("lrcn", ["a", "b"], 2).mean)
+
+
+def test_too_many_folds_is_a_user_error(synth_data: Path) -> None:
+    with pytest.raises(HarError, match="k must be between 2"):
+        cv.crossval(synth_data, "lrcn", k=9, epochs=1)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "har_core", *args], capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[1])
+
+
+def test_cli_crossval_prints_json_last(synth_data: Path) -> None:
+    r = _cli("crossval", str(synth_data), "--arch", "lrcn", "-k", "2", "--epochs", "1", "--patience", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["k"] == 2 and len(out["accuracies"]) == 2
+    assert out["mean"] == pytest.approx(sum(out["accuracies"]) / 2, abs=1e-3)
+    assert "fold 1/2: accuracy" in r.stderr and out["command"].startswith("python -m har_core crossval")
+
+
+def test_cli_crossval_bad_k_exits_2_with_one_line(synth_data: Path) -> None:
+    r = _cli("crossval", str(synth_data), "--arch", "lrcn", "-k", "1")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "k must be between 2" in r.stderr

@@ -1,0 +1,111 @@
+"""Decoding, the model's frame format, lying containers, bad files and H.264 output."""
+import struct
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from har_core.errors import HarError
+from har_core.video import (H264Writer, iter_frames, probe, sample_clip, to_model_frame, video_codec,
+                            write_h264)
+from synth import frames_for, make_video
+
+
+def _lie_about_frame_count(path: Path, claimed: int) -> None:
+    """Rewrite an AVI's header frame counts (main header and stream header) to `claimed`."""
+    b = bytearray(path.read_bytes())
+    avih, strh = b.find(b"avih"), b.find(b"strh")
+    struct.pack_into("<I", b, avih + 8 + 16, claimed)
+    struct.pack_into("<I", b, strh + 8 + 32, claimed)
+    path.write_bytes(bytes(b))
+
+
+def test_sample_clip_takes_the_rule_frames_in_rgb(tmp_path):
+    path = make_video(tmp_path / "v.avi", "Up", n=40)
+    clip = sample_clip(path, 20, 64)
+    assert clip.frames.shape == (20, 64, 64, 3) and clip.frames.dtype == np.uint8
+    assert clip.source_frames == 40 and not clip.short
+    decoded = list(iter_frames(path))
+    expected = np.stack([to_model_frame(decoded[i]) for i in clip.indices])
+    assert np.array_equal(clip.frames, expected)
+    # RGB, not BGR: the synthetic "Up" background is blue-ish in BGR (160, 40, 40) -> R channel low
+    assert clip.frames[..., 2].mean() > clip.frames[..., 0].mean()
+
+
+@pytest.mark.parametrize("claimed", [80, 25, 0])
+def test_wrong_container_frame_count_is_not_trusted(tmp_path, claimed):
+    honest = make_video(tmp_path / "honest.avi", "Right", n=40)
+    liar = tmp_path / "liar.avi"
+    liar.write_bytes(honest.read_bytes())
+    _lie_about_frame_count(liar, claimed)
+    cap = cv2.VideoCapture(str(liar))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == claimed  # the lie is really there
+    cap.release()
+    got, want = sample_clip(liar), sample_clip(honest)
+    assert got.source_frames == 40
+    assert got.indices.tolist() == want.indices.tolist()
+    assert np.array_equal(got.frames, want.frames)
+    assert probe(liar).frames == 40 and probe(liar).frames_reported == claimed
+
+
+def test_short_clip_repeats_frames_and_is_reported(tmp_path):
+    clip = sample_clip(make_video(tmp_path / "short.avi", n=7), 20, 64)
+    assert clip.short and clip.source_frames == 7
+    assert clip.frames.shape[0] == 20
+    assert sorted(set(clip.indices.tolist())) == list(range(7))
+
+
+def test_probe_reports_decoded_metadata(tmp_path):
+    info = probe(make_video(tmp_path / "v.avi", n=50, fps=10.0, size=(96, 72)))
+    assert (info.frames, info.width, info.height) == (50, 96, 72)
+    assert info.fps == pytest.approx(10.0) and info.duration == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p, "no such file"),
+    (lambda p: (p.write_bytes(b""), p)[1], "empty"),
+    (lambda p: (p.write_text("this is not a video\n" * 50), p)[1], "video"),
+])
+def test_bad_files_raise_one_line_errors(tmp_path, make, message):
+    path = make(tmp_path / "bad.mp4")
+    with pytest.raises(HarError, match=message) as err:
+        sample_clip(path)
+    assert "\n" not in str(err.value)
+
+
+def test_one_frame_video_is_refused(tmp_path):
+    with pytest.raises(HarError, match="only 1 frame"):
+        sample_clip(make_video(tmp_path / "one.avi", n=1))
+
+
+def test_h264_writer_output_is_h264_at_source_size_and_fps(tmp_path):
+    frames = frames_for("Left", n=30, size=(97, 73))  # odd sizes must still encode
+    out = write_h264(tmp_path / "out.mp4", frames, fps=29.97)
+    assert video_codec(out) == "h264"
+    info = probe(out)
+    assert (info.width, info.height, info.frames) == (96, 72, 30)
+    assert info.fps == pytest.approx(29.97, abs=0.01)
+
+
+def test_h264_writer_leaves_nothing_behind_on_failure(tmp_path):
+    target = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError):
+        with H264Writer(target, 25, 64, 48) as w:
+            w.write(np.zeros((48, 64, 3), np.uint8))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_real_clip_sampling_matches_paper_frames_except_colour(shared_data):
+    """Our sequential reader returns the frames the paper's seeking reader returns (RGB instead of BGR)."""
+    path = next((shared_data / "HorseRace").glob("*.avi"))
+    clip = sample_clip(path)
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    for i in clip.indices:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, int(i))
+        ok, f = cap.read()
+        assert ok
+        frames.append(to_model_frame(f))
+    assert np.array_equal(clip.frames, np.stack(frames))
