@@ -1,0 +1,143 @@
+"""Dataset: browse a UCF50-layout folder (samples, clips, counts), or get UCF50 when there is none."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from har_core import browse, ucf50, ui
+from har_core.config import settings
+from har_core.dataset import DatasetIndex, scan
+from har_core.errors import HarError
+from har_core.video import probe
+
+ui.page_setup("Dataset", "🗂️")
+cfg = settings()
+st.title("🗂️ Dataset")
+
+folder = st.text_input("Data folder", value=str(cfg.data_dir),
+                       help="A UCF50-layout folder: <folder>/<Class>/v_<Class>_gNN_cMM.avi. "
+                            "The default comes from HAR_DATA_DIR.")
+data_dir = Path(folder).expanduser()
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _tile(path: str, label: str, mtime: float) -> np.ndarray:
+    return browse.title_frame(path, label)
+
+
+def empty_state(reason: str) -> None:
+    """No data here: say how to get UCF50 and offer to download and extract it in the app."""
+    st.info(f"**No dataset here yet.** {reason}", icon="📭")
+    st.markdown(
+        f"UCF50 is the dataset the models learn from: 50 actions, 6,676 clips cut from YouTube videos, "
+        f"grouped into 25 groups per action (clips of one group come from the same source video). "
+        f"Get it from the official page, **{ucf50.OFFICIAL_URL}** (a 6.6 GB RAR archive), extract it, and "
+        f"point HAR_DATA_DIR or the field above at the folder. Expected layout:")
+    st.code(ucf50.LAYOUT.replace(" — ", "\n"), language=None)
+    with st.container(border=True):
+        st.subheader("Download UCF50 here")
+        url = ucf50.source_url()
+        downloads = cfg.cache_dir / "downloads"
+        tool = ucf50.find_rar_tool()
+        st.caption(f"From `{url}` into `{downloads}`, then extracted into `{data_dir}`.")
+        if tool:
+            st.caption(f"Extraction uses `{tool[0]}` ({tool[1]}).")
+        else:
+            st.warning(f"The download will work, but {ucf50.INSTALL_HINT}.", icon="🧰")
+        if not st.button("Download UCF50", icon="⬇️", type="primary"):
+            return
+        bar = st.progress(0.0, text="Connecting…")
+        shown = [-1]
+
+        def progress(done: int, total: int | None) -> None:
+            mb = done / 1e6
+            if total:
+                pct = int(100 * done / total)
+                if pct != shown[0]:
+                    shown[0] = pct
+                    bar.progress(done / total, text=f"Downloading… {mb:,.0f} of {total / 1e6:,.0f} MB")
+            elif int(mb) != shown[0]:
+                shown[0] = int(mb)
+                bar.progress(0.0, text=f"Downloading… {mb:,.0f} MB")
+
+        with ui.user_errors():
+            archive = ucf50.download(url, downloads, progress=progress)
+            bar.progress(1.0, text=f"Downloaded {archive.name} ({archive.stat().st_size / 1e6:,.1f} MB)")
+            if tool is None:
+                raise HarError(ucf50.INSTALL_HINT)
+            with st.spinner(f"Extracting {archive.name} with {tool[0]}…"):
+                ucf50.extract(archive, data_dir, tool)
+            st.success(f"UCF50 is ready in `{data_dir}`.", icon="✅")
+            st.button("Browse it", icon="🔄")
+
+
+try:
+    index = scan(data_dir)
+except HarError as exc:
+    empty_state(str(exc))
+    st.stop()
+
+counts = index.counts()
+a, b, c = st.columns(3)
+a.metric("Classes", len(index.classes))
+b.metric("Clips", len(index.clips))
+c.metric("Groups (source videos)", sum(v["groups"] for v in counts.values()))
+
+st.subheader("A random clip of each class")
+if "dataset_seed" not in st.session_state:
+    st.session_state.dataset_seed = 27
+if st.button("Shuffle", icon="🔀"):
+    st.session_state.dataset_seed = random.randrange(1 << 30)
+samples = browse.sample_clips(index, 12, st.session_state.dataset_seed)
+cols = st.columns(4)
+for i, clip in enumerate(samples):
+    with cols[i % 4]:
+        try:
+            st.image(_tile(str(clip.path), clip.label, clip.path.stat().st_mtime), caption=clip.path.name,
+                     width="stretch")
+        except HarError as exc:
+            st.warning(f"{clip.label}: {exc}")
+
+
+def class_chart(index: DatasetIndex) -> go.Figure:
+    names = index.classes
+    fig = go.Figure([
+        go.Bar(name="clips", x=names, y=[counts[n]["clips"] for n in names]),
+        go.Bar(name="groups", x=names, y=[counts[n]["groups"] for n in names]),
+    ])
+    fig.update_layout(barmode="group", height=360, margin=dict(l=10, r=10, t=30, b=10),
+                      title="Clips and groups per class", legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+st.subheader("Play a clip")
+left, right = st.columns([3, 2])
+by_class = index.by_class()
+with right:
+    label = st.selectbox("Class", index.classes)
+    clips = by_class[label]
+    chosen = st.selectbox("Clip", range(len(clips)), format_func=lambda i: f"{clips[i].path.name} ({clips[i].group})")
+    clip = clips[chosen]
+    with ui.user_errors():
+        info = probe(clip.path)
+        st.dataframe([
+            {"": "file", "value": clip.path.name},
+            {"": "group", "value": clip.group},
+            {"": "frames (decoded)", "value": str(info.frames)},
+            {"": "frames (container says)", "value": str(info.frames_reported)},
+            {"": "fps", "value": f"{info.fps:.2f}"},
+            {"": "size", "value": f"{info.width}×{info.height}"},
+            {"": "duration", "value": f"{info.duration:.2f} s"},
+            {"": "file size", "value": f"{clip.path.stat().st_size / 1e6:.2f} MB"},
+        ], hide_index=True, width="stretch")
+with left:
+    with ui.user_errors():
+        with st.spinner("Converting the clip to H.264 for the browser…"):
+            mp4 = browse.preview(clip.path, cfg.cache_dir)
+        st.video(str(mp4))
+
+st.plotly_chart(class_chart(index), width="stretch")
