@@ -20,6 +20,8 @@ def _err(msg: str) -> None:
 
 
 def _bar(done: float, total: float, what: str) -> None:
+    if done <= 0:
+        return
     if sys.stderr.isatty():
         print(f"\r{what}: {done:.0f}/{total:.0f}", end="", file=sys.stderr, flush=True)
     elif done == total or int(done) % 25 == 0:
@@ -77,6 +79,25 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
         print(f"{name} accuracy {m['accuracy']:.3f} on {m['n']} clips ({m['protocol']})")
     print(f"saved {job.bundle_dir}")
     return {"bundle": str(job.bundle_dir), "metrics": metrics, "epochs_run": job.meta["training"]["epochs_run"]}
+
+
+def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
+    from .crossval import FoldResult, crossval
+    from .training import TrainEvent
+
+    def progress(e: TrainEvent) -> None:
+        if e.kind == "epoch":
+            _err(f"epoch {e.epoch}/{e.epochs} " + " ".join(f"{k}={v:.3f}" for k, v in e.logs.items()))
+
+    def fold_done(f: FoldResult) -> None:
+        _err(f"fold {f.fold}/{a.k}: accuracy {f.accuracy:.3f} on {f.n} clips of groups {','.join(f.test_groups)} "
+             f"(validation {','.join(f.val_groups)}, best epoch {f.best_epoch}/{f.epochs_run}, {f.seconds:.0f} s)")
+
+    res = crossval(a.data_dir, a.arch, k=a.k, classes=a.classes, epochs=a.epochs, batch_size=a.batch_size,
+                   patience=a.patience, seed=a.seed, flip=a.flip, cache_dir=a.cache, progress=progress,
+                   on_fold=fold_done)
+    print(f"{a.arch}: accuracy {res.mean:.3f} ± {res.std:.3f} over {res.k} folds ({res.protocol})")
+    return {**res.as_dict(), "command": "python -m har_core " + shlex.join(sys.argv[1:])}
 
 
 def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
@@ -194,6 +215,17 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--val-groups", nargs="+", default=None, help="e.g. g05 g12 (default: chosen by seed)")
     sp.add_argument("--test-groups", nargs="+", default=None, help="e.g. g01 g02 (default: chosen by seed)")
     sp.add_argument("--cache", default=None)
+    sp = add("crossval", "k-fold over groups: train per fold, score on its held-out groups")
+    sp.add_argument("data_dir")
+    sp.add_argument("--arch", required=True, choices=["lrcn", "convlstm"])
+    sp.add_argument("-k", type=int, default=5, help="number of folds (each group is tested once)")
+    sp.add_argument("--classes", nargs="+", default=None)
+    sp.add_argument("--epochs", type=int, default=50)
+    sp.add_argument("--batch-size", type=int, default=4)
+    sp.add_argument("--patience", type=int, default=None, help="default: the paper's (ConvLSTM 10, LRCN 15)")
+    sp.add_argument("--seed", type=int, default=27)
+    sp.add_argument("--flip", action="store_true", help="augment with horizontal flips")
+    sp.add_argument("--cache", default=None)
     sp = add("evaluate", "score a model on the classes it knows")
     sp.add_argument("data_dir")
     sp.add_argument("--model", default=None)
@@ -215,7 +247,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "evaluate": cmd_evaluate,
+COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "crossval": cmd_crossval,
+            "evaluate": cmd_evaluate,
             "classify": cmd_classify, "annotate": cmd_annotate, "download": cmd_download}
 
 
