@@ -27,6 +27,9 @@ FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
 META_FILE = "model.json"
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Temp and old folder names of saves running in this process: recover_interrupted must not touch them.
+_SAVING: set[str] = set()
+_SAVING_LOCK = threading.Lock()
 
 
 def sampler_meta(window_seconds: float = DEFAULT_WINDOW_SECONDS) -> dict[str, Any]:
@@ -74,11 +77,13 @@ def save_bundle(model: Any, meta: dict[str, Any], out_dir: str | os.PathLike, ov
         **meta,
     }
     _validate_meta(meta, out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    with _SAVING_LOCK:
+        _SAVING.update({tmp.name, old.name})
     try:
         model.save(tmp / MODEL_FILE)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
         if out.exists():
             os.replace(out, old)
         os.replace(tmp, out)
@@ -86,7 +91,24 @@ def save_bundle(model: Any, meta: dict[str, Any], out_dir: str | os.PathLike, ov
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        with _SAVING_LOCK:
+            _SAVING.difference_update({tmp.name, old.name})
     return out
+
+
+def _save_in_progress(name: str, pid: int) -> bool:
+    """Whether temp/old folder `name` belongs to a save still running (here, or in a live process)."""
+    if pid == os.getpid():
+        with _SAVING_LOCK:
+            return name in _SAVING
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def recover_interrupted(weights_dir: str | os.PathLike) -> list[str]:
@@ -96,8 +118,8 @@ def recover_interrupted(weights_dir: str | os.PathLike) -> list[str]:
     if not root.is_dir():
         return restored
     for p in root.iterdir():
-        m = re.match(r"^\.(.+)\.(old|tmp)-", p.name)
-        if not m:
+        m = re.match(r"^\.(.+)\.(old|tmp)-(?:(\d+)(?:-|$))?", p.name)
+        if not m or (m.group(3) and _save_in_progress(p.name, int(m.group(3)))):
             continue
         target = root / m.group(1)
         if m.group(2) == "old" and not target.exists():

@@ -141,6 +141,9 @@ def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
     _check_video(a.video)
     bundle = _load(a.model)
     pred, facts = classify(bundle, a.video, top_k=a.top_k)
+    if facts["truncated"]:
+        _err(f"warning: only {facts['frames']} of the {facts['claimed_frames']} frames the file claims could be "
+             "decoded (truncated?); classified what was readable")
     if facts["short"]:
         _err(f"short video: {facts['frames']} frames, some were repeated to make {bundle.sequence_length}")
     print(f"{pred.label} ({pred.confidence:.1%})")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import cv2
 import numpy as np
 
 from .bundle import ModelBundle
@@ -92,7 +93,9 @@ def classify(bundle: ModelBundle, video: str | os.PathLike, top_k: int = 3) -> t
     """
     clip = sample_clip(video, bundle.sequence_length, bundle.image_size)
     probs = predict_clips(bundle, clip.frames[None])[0]
-    return to_prediction(probs, bundle.classes, top_k), {"frames": clip.source_frames, "short": clip.short}
+    facts = {"frames": clip.source_frames, "claimed_frames": clip.claimed_frames, "short": clip.short,
+             "truncated": clip.truncated}
+    return to_prediction(probs, bundle.classes, top_k), facts
 
 
 @dataclass
@@ -176,6 +179,10 @@ def annotate(
     are scored in batches. Pass 2 decodes again and draws, so full-size frames are never all in memory.
     """
     report = progress or (lambda f, s: None)
+    cap = open_capture(video)
+    width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    claimed = max(1, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
+    cap.release()
     fps = video_fps(video)
     step = window_step(bundle.window_seconds, fps, bundle.sequence_length)
     sampled: list[np.ndarray] = []
@@ -186,8 +193,8 @@ def annotate(
             sampled.append(frame)
         if max_seconds is not None and n / fps > max_seconds:
             raise HarError(f"the video is longer than the {max_seconds:.0f} s allowed")
-        if n % 500 == 0:
-            report(min(0.3, 0.3 * n / max(1, n + 500)), "reading frames")
+        if n % 250 == 0:
+            report(min(0.3, 0.3 * n / claimed), "reading frames")
     total = n + 1 if sampled else 0
     if total < MIN_FRAMES:
         raise HarError(f"{Path(video).name} has {total} decodable frame(s); need at least {MIN_FRAMES}")
@@ -199,9 +206,6 @@ def annotate(
                  "probs": {c: round(float(v), 4) for c, v in zip(classes, p)}} for k, p in enumerate(smoothed)]
     report(0.4, "drawing and encoding H.264")
     out = Path(out_path)
-    cap = open_capture(video)
-    width, height = int(cap.get(3)), int(cap.get(4))
-    cap.release()
     written = 0
     with H264Writer(out, fps, width, height) as writer:
         for t, bgr in enumerate(iter_frames(video)):

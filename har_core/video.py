@@ -47,10 +47,16 @@ class SampledClip:
     frames: np.ndarray
     source_frames: int
     indices: np.ndarray
+    claimed_frames: int = 0
 
     @property
     def short(self) -> bool:
         return self.source_frames < len(self.indices)
+
+    @property
+    def truncated(self) -> bool:
+        """Fewer frames decoded than the container claims: a cut-off download, or a lying header."""
+        return self.source_frames < 0.9 * self.claimed_frames
 
 
 def to_model_frame(bgr: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
@@ -139,7 +145,7 @@ def sample_clip(path: str | os.PathLike, length: int = SEQUENCE_LENGTH, size: in
     if missing:
         raise HarError(f"{name} is damaged: frame {min(missing)} could not be decoded")
     frames = np.stack([got[i] for i in indices.tolist()])
-    return SampledClip(frames=frames, source_frames=n, indices=indices)
+    return SampledClip(frames=frames, source_frames=n, indices=indices, claimed_frames=hint)
 
 
 def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
