@@ -15,6 +15,10 @@ from .config import default_model_dir, settings
 from .errors import HarError
 
 
+# The names in har_core.models.ARCHITECTURES, listed here so that parsing and --help need no Keras.
+ARCH_CHOICES = ("lrcn", "convlstm", "lrcn_bn", "convlstm_gap")
+
+
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -207,7 +211,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--classes", nargs="+", default=None)
     sp = add("train", "train a model and save a bundle")
     sp.add_argument("data_dir")
-    sp.add_argument("--arch", required=True, choices=["lrcn", "convlstm"])
+    sp.add_argument("--arch", required=True, choices=ARCH_CHOICES)
     sp.add_argument("--out", required=True, help="bundle folder to write")
     sp.add_argument("--classes", nargs="+", default=None)
     sp.add_argument("--epochs", type=int, default=50)
@@ -220,7 +224,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--cache", default=None)
     sp = add("crossval", "k-fold over groups: train per fold, score on its held-out groups")
     sp.add_argument("data_dir")
-    sp.add_argument("--arch", required=True, choices=["lrcn", "convlstm"])
+    sp.add_argument("--arch", required=True, choices=ARCH_CHOICES)
     sp.add_argument("-k", type=int, default=5, help="number of folds (each group is tested once)")
     sp.add_argument("--classes", nargs="+", default=None)
     sp.add_argument("--epochs", type=int, default=50)

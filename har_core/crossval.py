@@ -5,6 +5,7 @@ early stopping watches validation groups carved from those remaining groups (spl
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .bundle import META_FILE, read_meta
 from .dataset import extract, scan
 from .errors import HarError
 from .splits import kfold_by_groups
@@ -114,3 +116,22 @@ def crossval(
         if on_fold:
             on_fold(fold)
     return out
+
+
+def record_in_bundle(bundle_dir: str | os.PathLike, result: dict[str, Any]) -> dict[str, Any]:
+    """Store a cross-validation result (CrossvalResult.as_dict, plus its command) in a bundle's model.json
+    as metrics['crossval'], so the bundle carries its spread next to its single test number.
+
+    The result must be for the bundle's architecture and classes; model.json is replaced atomically.
+    """
+    meta = read_meta(bundle_dir)
+    if result.get("arch") != meta["architecture"] or result.get("classes") != meta["classes"]:
+        raise HarError(f"this cross-validation is for {result.get('arch')} on {result.get('classes')}, not for "
+                       f"the bundle's {meta['architecture']} on {meta['classes']}")
+    keep = ("k", "protocol", "accuracies", "mean", "std", "folds", "settings", "command")
+    meta.setdefault("metrics", {})["crossval"] = {key: result[key] for key in keep if key in result}
+    path = Path(bundle_dir) / META_FILE
+    tmp = path.with_name(f".{META_FILE}.partial-{os.getpid()}")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp, path)
+    return meta

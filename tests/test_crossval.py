@@ -75,3 +75,28 @@ def test_cli_crossval_bad_k_exits_2_with_one_line(synth_data: Path) -> None:
     r = _cli("crossval", str(synth_data), "--arch", "lrcn", "-k", "1")
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "k must be between 2" in r.stderr
+
+
+def test_cli_offers_every_registered_architecture() -> None:
+    from har_core.cli import ARCH_CHOICES
+    from har_core.models import ARCHITECTURES
+
+    assert set(ARCH_CHOICES) == set(ARCHITECTURES)
+
+
+def test_record_in_bundle_adds_crossval_and_refuses_another_arch(synth_bundle: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from har_core.bundle import read_meta
+
+    bundle = tmp_path / "b"
+    shutil.copytree(synth_bundle, bundle)
+    meta = read_meta(bundle)
+    res = cv.CrossvalResult("lrcn", meta["classes"], 2)
+    for i, acc in enumerate((0.5, 1.0)):
+        res.folds.append(cv.FoldResult(i + 1, [f"g0{i + 1}"], ["g09"], acc, 4, 1.0, 1, 1, 1.0))
+    cv.record_in_bundle(bundle, {**res.as_dict(), "command": "python -m har_core crossval x"})
+    got = read_meta(bundle)["metrics"]
+    assert got["crossval"]["mean"] == 0.75 and got["crossval"]["k"] == 2 and got["test"] == meta["metrics"]["test"]
+    with pytest.raises(HarError, match="not for the bundle"):
+        cv.record_in_bundle(bundle, {**res.as_dict(), "arch": "convlstm"})
