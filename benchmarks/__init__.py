@@ -1,0 +1,1 @@
+"""Benchmarks of HAR Studio against a faithful re-implementation of the paper's procedure."""
