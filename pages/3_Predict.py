@@ -1,0 +1,136 @@
+"""Predict: classify an uploaded video, a video link or a dataset clip; show the annotated video and charts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from har_core import ui
+from har_core.config import VIDEO_EXTENSIONS, settings
+from har_core.dataset import scan
+from har_core.errors import HarError
+from har_core.video import claimed_duration
+
+MB = 1024 * 1024
+
+ui.page_setup("Predict", "🎬")
+cfg = settings()
+st.title("🎬 Predict")
+st.caption("Classify a whole video: the model scores sliding windows sampled like its training clips, the label "
+           "is drawn on every frame, and the charts show how sure it is and how that changes over time.")
+
+model_name = ui.model_picker(key="predict_model")
+if model_name is None:
+    st.stop()
+
+
+def uploaded_video() -> tuple[Path, str] | None:
+    # No `type=` filter: Streamlit would reject other files with its own exception; save_upload explains instead.
+    up = st.file_uploader(f"Video file ({', '.join(e.lstrip('.') for e in VIDEO_EXTENSIONS)})", key="predict_upload",
+                          max_upload_size=max(1, int(cfg.max_upload_mb)),
+                          help=f"mp4, avi, mov, mkv or webm; up to {cfg.max_upload_mb:.0f} MB and "
+                               f"{cfg.max_video_seconds:.0f} s")
+    if up is None:
+        return None
+    saved = st.session_state.get("predict_saved_upload")
+    if not saved or saved[0] != up.file_id:
+        path = ui.session_folder().save_upload(up.getvalue(), up.name, max_bytes=int(cfg.max_upload_mb * MB))
+        st.session_state.predict_saved_upload = (up.file_id, str(path))
+        saved = st.session_state.predict_saved_upload
+    return Path(saved[1]), up.name
+
+
+def linked_video() -> tuple[Path, str] | None:
+    from har_core.download import download
+
+    hosts = f" Allowed sites: {', '.join(cfg.allowed_url_hosts)}." if cfg.hosted else ""
+    url = st.text_input("Link to a video", key="predict_url", placeholder="https://www.youtube.com/watch?v=…",
+                        help="A YouTube link or a direct link to a video file." + hosts).strip()
+    if st.button("Fetch the video", icon="🌐", disabled=not url):
+        bar = st.progress(0.0, text="Contacting the site…")
+        path = download(url, max_seconds=cfg.max_video_seconds, max_bytes=int(cfg.max_upload_mb * MB),
+                        allowed_hosts=cfg.allowed_url_hosts if cfg.hosted else None, allow_private=not cfg.hosted,
+                        progress=lambda f, what: bar.progress(f, text=f"{what.capitalize()}… {f * 100:.0f}%"))
+        bar.empty()
+        st.session_state.predict_link = (url, str(path))
+    fetched = st.session_state.get("predict_link")
+    if fetched and fetched[0] == url:
+        return Path(fetched[1]), url
+    return None
+
+
+def dataset_video() -> tuple[Path, str] | None:
+    try:
+        index = scan(cfg.data_dir)
+    except HarError as exc:
+        st.info(f"**No dataset to pick from.** {exc}. The Dataset page says how to get UCF50.", icon="📭")
+        return None
+    by_class = index.by_class()
+    a, b = st.columns(2)
+    label = a.selectbox("Class", index.classes, key="predict_class")
+    clips = by_class[label]
+    i = b.selectbox("Clip", range(len(clips)), key="predict_clip",
+                    format_func=lambda k: f"{clips[k].path.name} ({clips[k].group})")
+    return clips[i].path, clips[i].path.name
+
+
+source = st.radio("Video from", ["Upload", "Video link", "Dataset clip"], horizontal=True, key="predict_source")
+chosen = None
+with ui.user_errors():
+    picked = {"Upload": uploaded_video, "Video link": linked_video, "Dataset clip": dataset_video}[source]()
+    if picked is not None:
+        seconds = claimed_duration(picked[0])  # cheap: the container's claim, checked before any decoding
+        if seconds > cfg.max_video_seconds:
+            raise HarError(f"the video is {seconds:.0f} s long; at most {cfg.max_video_seconds:.0f} s is allowed")
+        chosen = picked
+if chosen is None:
+    st.stop()
+video, title = chosen
+
+key = (str(video), model_name)
+if st.button("Recognise the action", type="primary", icon="▶️"):
+    st.session_state.pop("predict_result", None)
+    with ui.user_errors():
+        from har_core.inference import annotate
+
+        bundle = ui.load_model(model_name)
+        bar = st.progress(0.0, text="Starting…")
+        out = ui.session_folder().new_path("annotated", ".mp4")
+        ann = annotate(bundle, video, out, max_seconds=cfg.max_video_seconds,
+                       progress=lambda f, what: bar.progress(min(1.0, f), text=f"{what.capitalize()}…"))
+        bar.empty()
+        st.session_state.predict_result = {"key": key, "ann": ann, "title": title, "classes": bundle.classes}
+
+result = st.session_state.get("predict_result")
+if not result or result["key"] != key:
+    st.stop()
+
+ann = result["ann"]
+pred = ann.prediction
+classes: list[str] = result["classes"]
+st.divider()
+left, right = st.columns([3, 2])
+with left:
+    st.video(str(ann.out_path))
+    st.download_button("Download the annotated video", data=ann.out_path.read_bytes(), icon="⬇️",
+                       file_name=f"{Path(result['title']).stem or 'video'}-{pred.label}.mp4", mime="video/mp4")
+with right:
+    st.metric("Predicted action", pred.label)
+    st.markdown(f"**{pred.confidence * 100:.0f}%** confidence, averaged over {len(ann.timeline)} windows")
+    ranked = sorted(zip(classes, pred.probs), key=lambda cp: cp[1])[-5:]
+    bars = go.Figure(go.Bar(x=[p for _, p in ranked], y=[c for c, _ in ranked], orientation="h",
+                            text=[f"{p * 100:.1f}%" for _, p in ranked], textposition="auto"))
+    bars.update_layout(title="Top classes", height=260, margin=dict(l=10, r=10, t=40, b=10),
+                       xaxis=dict(range=[0, 1], tickformat=".0%"))
+    st.plotly_chart(bars, width="stretch")
+    st.caption(f"{result['title']}: {ann.frames} frames, {ann.seconds:.1f} s at {ann.fps:.1f} fps; a window "
+               f"every {ann.step} frames; computed on {ann.device}.")
+
+timeline = go.Figure()
+times = [w["time"] for w in ann.timeline]
+for c in classes:
+    timeline.add_trace(go.Scatter(x=times, y=[w["probs"][c] for w in ann.timeline], name=c, mode="lines"))
+timeline.update_layout(title="Class probabilities over the video", height=320, xaxis_title="seconds",
+                       yaxis=dict(range=[0, 1], tickformat=".0%"), margin=dict(l=10, r=10, t=40, b=10))
+st.plotly_chart(timeline, width="stretch")
