@@ -1,0 +1,287 @@
+"""Train page: train ConvLSTM or LRCN in the background with live curves, split by UCF50 groups, save a
+bundle under a name the user picks, and compare the saved models side by side.
+
+Training runs in the process-wide `TrainingJobs` (st.cache_resource): it survives reruns and page
+switches, one job at a time, and every visitor sees the same progress, polled by a fragment.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from har_core import ui
+from har_core.config import settings
+from har_core.dataset import scan
+from har_core.errors import HarError
+from har_core.jobs import CANCELLED, DONE, FAILED, JobStatus, TrainingJobs, TrainRequest
+
+ui.page_setup("Train", "🏋️")
+POLL_SECONDS = 1.0  # while a job runs
+IDLE_POLL_SECONDS = 5.0  # otherwise, to notice a job another visitor starts
+SPEED_BATCH = 8
+
+
+@st.cache_resource(show_spinner=False)
+def training_jobs(weights_dir: str) -> TrainingJobs:
+    """The one job runner of this server process for this weights folder."""
+    return TrainingJobs(weights_dir)
+
+
+@st.cache_data(ttl=30, show_spinner="Scanning the dataset…")
+def dataset_summary(data_dir: str) -> dict[str, dict[str, Any]]:
+    """Per class: clips and the sorted list of its groups (cheap: a directory listing)."""
+    index = scan(data_dir)
+    return {label: {"clips": len(clips), "groups": sorted({c.group for c in clips})}
+            for label, clips in index.by_class().items()}
+
+
+def curves(history: list[dict[str, float]]) -> tuple[go.Figure, go.Figure]:
+    """Loss and accuracy per epoch, training and validation."""
+    epochs = [h["epoch"] for h in history]
+    figs = []
+    for metric, title in (("loss", "Loss"), ("accuracy", "Accuracy")):
+        fig = go.Figure()
+        for key, name in ((metric, "training"), (f"val_{metric}", "validation")):
+            fig.add_trace(go.Scatter(x=epochs, y=[h.get(key) for h in history], mode="lines+markers", name=name))
+        fig.update_layout(title=title, xaxis_title="epoch", height=300, margin=dict(l=10, r=10, t=40, b=10),
+                          xaxis=dict(rangemode="tozero"), legend=dict(orientation="h", y=-0.25))
+        figs.append(fig)
+    return figs[0], figs[1]
+
+
+def show_curves(status: JobStatus) -> None:
+    loss, acc = curves(status.history)
+    left, right = st.columns(2)
+    left.plotly_chart(loss, key="train_loss_chart")
+    right.plotly_chart(acc, key="train_acc_chart")
+
+
+def confusion_figure(confusion: list[list[int]], classes: list[str]) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=confusion, x=classes, y=classes, colorscale="Blues", text=confusion,
+                               texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}: %{z}<extra></extra>"))
+    fig.update_layout(xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=380,
+                      margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def show_result(status: JobStatus) -> None:
+    """The end of a job: where the bundle is, accuracy on held-out groups with its protocol, confusion."""
+    req = status.request
+    if status.state == FAILED:
+        st.error(f"Training {req.name!r} failed: {status.error}. No bundle was written.", icon="🚫")
+        return
+    if status.state == CANCELLED:
+        st.warning(f"Training {req.name!r} was cancelled: {status.error}. No bundle was written.", icon="⏹️")
+        return
+    meta = status.meta or {}
+    training = meta.get("training", {})
+    st.success(f"Saved model **{req.name}** ({req.arch.upper()}) to `{status.bundle}` — "
+               f"{training.get('epochs_run', '?')} epochs in {training.get('seconds', 0):.0f} s, "
+               f"best weights from epoch {training.get('best_epoch', '?')}.", icon="✅")
+    if training.get("cancelled"):
+        st.info(f"Cancelled after epoch {training.get('epochs_run')}: the best weights so far were kept.")
+    elif training.get("stopped_early"):
+        st.caption(f"Stopped early: validation loss did not improve for {training.get('patience')} epochs.")
+    for name, entry in (meta.get("metrics") or {}).items():
+        st.markdown(f"**{ui.format_metric(name, entry)}**")
+    test = (meta.get("metrics") or {}).get("test")
+    if test and test.get("confusion"):
+        st.plotly_chart(confusion_figure(test["confusion"], meta["classes"]), key="train_confusion")
+        st.dataframe([{"class": c, **{k: round(v, 3) if isinstance(v, float) else v for k, v in m.items()}}
+                      for c, m in test.get("per_class", {}).items()], hide_index=True)
+    else:
+        st.caption("No test groups were held out, so only the validation accuracy exists; it steered early "
+                   "stopping, so it is optimistic.")
+
+
+jobs = training_jobs(str(settings().weights_dir))
+st.title("🏋️ Train a model")
+st.caption("ConvLSTM or LRCN as in the paper, but split by UCF50 groups so no source video is on both sides.")
+
+interrupted = jobs.interrupted()
+if interrupted is not None:
+    req = interrupted.request
+    written = (jobs.registry.root / req.name / "model.json").is_file()
+    intact = [b.name for b in ui.registry().usable()]
+    st.warning(
+        f"The last training ({req.name}, {req.arch.upper()}, started at {interrupted.started_at}) was "
+        f"interrupted at epoch {interrupted.epoch} of {interrupted.epochs} (the server stopped). "
+        + (f"A bundle {req.name!r} exists from before. " if written else "No bundle was written; ")
+        + (f"existing bundles are intact: {', '.join(intact)}." if intact else "there were no other bundles."),
+        icon="⚠️")
+
+
+def suggest_name(arch: str, jobs: TrainingJobs) -> None:
+    """Fill in '<arch>-<time>' unless the user typed a name; refresh it when the arch changes or it got taken."""
+    auto, name = st.session_state.get("_train_auto"), st.session_state.get("train_name")
+    if name is None or (name == auto and (not name.startswith(f"{arch}-") or (jobs.registry.root / name).exists())):
+        auto = f"{arch}-{time.strftime('%Y%m%d-%H%M%S')}"
+        st.session_state["_train_auto"] = st.session_state["train_name"] = auto
+
+
+def start_form(jobs: TrainingJobs) -> None:
+    """The settings of a new training; starting validates everything before any work is done."""
+    from har_core.models import ARCHITECTURES, PAPER_PATIENCE  # imports Keras: only where training is on
+
+    s = settings()
+    data_dir = st.text_input("Dataset folder (UCF50 layout: <folder>/<Class>/v_<Class>_gNN_cMM.avi)",
+                             value=str(s.data_dir), key="train_data_dir")
+    try:
+        summary = dataset_summary(data_dir)
+    except HarError as exc:
+        st.error(f"{exc}. Point to a folder of class subfolders with videos.", icon="🗂️")
+        return
+    names = list(summary)
+    by_size = sorted(names, key=lambda c: -summary[c]["clips"])
+    default = by_size[:4] if len(names) > 4 else names
+    classes = st.multiselect(
+        "Classes", names, default=sorted(default), key="train_classes",
+        format_func=lambda c: f"{c} ({summary[c]['clips']} clips, {len(summary[c]['groups'])} groups)")
+    c1, c2, c3, c4 = st.columns(4)
+    arch = c1.selectbox("Architecture", list(ARCHITECTURES), format_func=str.upper, key="train_arch")
+    epochs = int(c2.number_input("Max epochs", 1, 500, 30, key="train_epochs"))
+    batch_size = int(c3.number_input("Batch size", 1, 64, 4, key="train_batch"))
+    patience = int(c4.number_input("Early-stopping patience", 1, 200, PAPER_PATIENCE.get(arch, 10),
+                                   key=f"patience_{arch}", help="Default: the paper's value for this architecture"))
+    flip = st.checkbox("Augment with horizontal flips", value=False, key="train_flip")
+    groups = sorted({g for c in classes for g in summary[c]["groups"]})
+    protocol = st.radio("Held-out groups", ["random", "explicit"], horizontal=True, key="train_protocol",
+                        format_func={"random": "Random groups (seeded)", "explicit": "Choose groups"}.get)
+    val_groups = test_groups = None
+    seed, test_fraction = 27, 0.2
+    if protocol == "random":
+        r1, r2 = st.columns(2)
+        seed = int(r1.number_input("Seed", 0, 10**6, 27, key="train_seed"))
+        test_fraction = r2.slider("Share of groups held out for test", 0.0, 0.5, 0.2, 0.05, key="train_test_share",
+                                  help="Validation takes another 15% of the groups (early stopping).")
+    else:
+        g1, g2 = st.columns(2)
+        val_groups = g1.multiselect("Validation groups (early stopping)", groups, key="train_val_groups")
+        test_groups = g2.multiselect("Test groups (the reported accuracy)", [g for g in groups if g not in val_groups],
+                                     key="train_test_groups")
+        if not val_groups:
+            st.info("Choose at least one validation group.")
+    suggest_name(arch, jobs)
+    name = st.text_input("Model name (a folder under the weights folder; letters, digits, _ - .)", key="train_name")
+    running = jobs.running()
+    if st.button("Start training", type="primary", key="train_start", disabled=running or (protocol == "explicit" and not val_groups)):
+        with ui.user_errors():
+            if len(classes) < 2:
+                raise HarError("choose at least two classes: a classifier needs two")
+            jobs.start(TrainRequest(name=name.strip(), arch=arch, data_dir=data_dir, classes=classes,
+                                    epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
+                                    val_groups=val_groups, test_groups=test_groups,
+                                    test_fraction=test_fraction, flip=flip))
+            st.rerun()
+    if running:
+        st.caption("A training job is running (below); a new one can start when it ends.")
+
+
+def job_panel(jobs: TrainingJobs) -> None:
+    """Progress of the current job, polled while it runs; its result when it has ended."""
+    status = jobs.current()
+    seen = st.session_state.get("_train_seen")
+    now = (status.request.name, status.state) if status else None
+    if seen is not None and now != seen:
+        st.session_state["_train_seen"] = now
+        st.rerun(scope="app")  # the form and the model table change when a job starts or ends
+    st.session_state["_train_seen"] = now
+    if status is None:
+        st.caption("No training has run on this server since it started.")
+        return
+    req = status.request
+    st.subheader(f"{req.name} · {req.arch.upper()} · {', '.join(req.classes or [])}")
+    if status.running:
+        epoch_text = f"epoch {status.epoch}/{status.epochs}" if status.epoch else status.message
+        fraction = status.batch / status.batches if status.batches else 0.0
+        st.progress(min(1.0, fraction), text=f"{epoch_text} · batch {status.batch}/{status.batches} · "
+                    f"{status.message} · {status.elapsed:.0f} s")
+        st.button("Cancel (keeps the best weights so far)", on_click=jobs.cancel,
+                  disabled=status.cancel_requested, key="cancel_training")
+    else:
+        st.caption(f"Started {status.started_at}, ended {status.updated_at} ({status.state}).")
+    if status.history:
+        last = status.history[-1]
+        st.caption(f"epoch {last['epoch']}/{status.epochs}: " + ", ".join(
+            f"{k} {v:.3f}" for k, v in last.items() if k != "epoch"))
+        show_curves(status)
+    elif status.running:
+        st.caption("The curves appear when the first epoch ends.")
+    if not status.running:
+        show_result(status)
+
+
+def measure_speed(name: str) -> dict[str, Any]:
+    """Clips per second of `predict_on_batch` on a random uint8 batch (the model's real input type)."""
+    bundle = ui.load_model(name)
+    x = np.random.default_rng(0).integers(0, 256, (SPEED_BATCH, bundle.sequence_length, bundle.image_size,
+                                                   bundle.image_size, 3), dtype=np.uint8)
+    with bundle.lock:
+        bundle.model.predict_on_batch(x)  # warm-up: graph tracing is not inference
+        runs, start = 0, time.perf_counter()
+        while runs < 3 or time.perf_counter() - start < 1.0:
+            bundle.model.predict_on_batch(x)
+            runs += 1
+        seconds = time.perf_counter() - start
+    return {"clips_per_s": runs * SPEED_BATCH / seconds, "ms_per_batch": 1000 * seconds / runs}
+
+
+def comparison() -> None:
+    """Saved models side by side: accuracy with its protocol, parameters, training time, speed."""
+    st.header("Saved models side by side")
+    listings = ui.registry().listings()
+    for b in listings:
+        if b.error is not None:
+            st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon="⚠️")
+    usable = [b for b in listings if b.error is None]
+    if not usable:
+        st.info(f"No saved models yet in `{settings().weights_dir}`. Train one above.", icon="🧠")
+        return
+    speeds: dict[str, dict[str, Any]] = st.session_state.setdefault("_train_speeds", {})
+    rows = []
+    for b in usable:
+        meta = b.meta or {}
+        training = meta.get("training") or {}
+        speed = speeds.get(b.name)
+        rows.append({
+            "model": b.name,
+            "architecture": str(meta.get("architecture", "?")).upper(),
+            "classes": len(meta.get("classes", [])),
+            "accuracy (protocol)": ui.headline_metric(meta) or "not measured",
+            "parameters": meta.get("parameters"),
+            "training time (s)": training.get("seconds"),
+            "epochs (best)": f"{training.get('epochs_run', '?')} ({training.get('best_epoch', '?')})",
+            f"clips/s (batch {SPEED_BATCH})": round(speed["clips_per_s"], 1) if speed else None,
+        })
+    st.dataframe(rows, hide_index=True)
+    chosen = st.multiselect("Models to time", [b.name for b in usable], default=[b.name for b in usable][:4],
+                            key="speed_models")
+    if st.button("Measure inference speed", disabled=not chosen, key="speed_measure"):
+        with ui.user_errors():
+            bar = st.progress(0.0, text="timing…")
+            for i, name in enumerate(chosen):
+                bar.progress(i / len(chosen), text=f"timing {name}…")
+                speeds[name] = measure_speed(name)
+            bar.empty()
+            st.rerun()
+    if speeds:
+        st.caption(f"Speed: clips per second of predict_on_batch on random batches of {SPEED_BATCH} on "
+                   f"{ui.device_label()}; the machine may be busy with other work, so compare within one run.")
+
+
+if settings().allow_training:
+    with st.expander("New training", expanded=not jobs.running()):
+        start_form(jobs)
+else:
+    st.info("Training is turned off on this server (a hosted demo). Run HAR Studio yourself with "
+            "`HAR_ALLOW_TRAINING=1` to train; the saved models can still be compared below.", icon="🔒")
+
+st.header("Current training")
+poll = POLL_SECONDS if jobs.running() else IDLE_POLL_SECONDS if settings().allow_training else None
+st.fragment(job_panel, run_every=poll)(jobs)
+comparison()

@@ -1,0 +1,163 @@
+"""The Train page through Streamlit's AppTest: a short real training on synthetic data, empty states,
+user errors, training turned off, an interrupted job, a broken bundle, and the speed comparison."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Train.py")
+
+
+@pytest.fixture
+def env(tmp_path: Path, synth_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh weights folder (so a fresh job runner) and the synthetic dataset as the default data."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("HAR_DATA_DIR", str(synth_data))
+    for name in ("HAR_HOSTED", "HAR_ALLOW_TRAINING"):
+        monkeypatch.delenv(name, raising=False)
+    return weights
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [str(e.value) for e in getattr(at, kind)]
+
+
+def run_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out; captions: {texts(at, 'caption')}")
+
+
+def test_train_a_model_end_to_end(env: Path) -> None:
+    at = page()
+    assert sorted(at.multiselect(key="train_classes").value) == ["Left", "Right", "Up"]
+    from har_core.models import ARCHITECTURES
+
+    assert at.selectbox(key="train_arch").options == [a.upper() for a in ARCHITECTURES]
+    at.selectbox(key="train_arch").set_value("lrcn").run()
+    assert at.number_input(key="patience_lrcn").value == 15  # the paper's patience for LRCN
+    at.number_input(key="train_epochs").set_value(2)
+    at.text_input(key="train_name").set_value("tiny")
+    at.button(key="train_start").click().run()
+    assert not texts(at, "error"), texts(at, "error")
+    assert any("tiny" in s for s in texts(at, "subheader"))
+    other = page()  # a second visitor sees the same job
+    assert any("tiny · LRCN" in s for s in texts(other, "subheader"))
+    assert other.button(key="train_start").disabled
+    run_until(at, lambda a: any("ended" in c for c in texts(a, "caption")))
+    success = " ".join(texts(at, "success"))
+    assert "Saved model **tiny** (LRCN)" in success and "2 epochs" in success
+    lines = " ".join(texts(at, "markdown"))
+    assert "test accuracy on 6 clips" in lines and "group holdout: test groups" in lines
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3  # loss, accuracy, confusion matrix
+    assert (env / "tiny" / "model.keras").is_file()
+    meta = json.loads((env / "tiny" / "model.json").read_text())
+    assert meta["training"]["epochs_run"] == 2 and meta["architecture"] == "lrcn"
+    table = at.dataframe[-1].value
+    assert list(table["model"]) == ["tiny"] and table["architecture"][0] == "LRCN"
+    assert "test accuracy" in table["accuracy (protocol)"][0]
+    # the same name again is refused, not overwritten
+    at.text_input(key="train_name").set_value("tiny")
+    at.button(key="train_start").click().run()
+    assert any("already exists" in e for e in texts(at, "error"))
+    assert json.loads((env / "tiny" / "model.json").read_text())["saved_at"] == meta["saved_at"]
+
+
+def test_empty_states(env: Path, tmp_path: Path) -> None:
+    at = page()
+    assert any("No training has run" in c for c in texts(at, "caption"))
+    assert any("No saved models yet" in i for i in texts(at, "info"))
+    at.text_input(key="train_data_dir").set_value(str(tmp_path / "nowhere")).run()
+    assert any("no data folder" in e for e in texts(at, "error"))
+    assert not [b for b in at.button if b.key == "train_start"]  # no start without data
+    assert any("No saved models yet" in i for i in texts(at, "info"))  # the rest of the page still works
+
+
+@pytest.mark.parametrize("setup, message", [
+    ("one class", "at least two classes"),
+    ("too few groups", "none left for training"),
+    ("bad name", "not a path"),
+])
+def test_user_errors_are_one_line(env: Path, setup: str, message: str) -> None:
+    at = page()
+    if setup == "one class":
+        at.multiselect(key="train_classes").set_value(["Left"])
+    elif setup == "too few groups":
+        at.radio(key="train_protocol").set_value("explicit").run()
+        at.multiselect(key="train_val_groups").set_value(["g01", "g02", "g03"]).run()
+        at.multiselect(key="train_test_groups").set_value(["g04"])
+    else:
+        at.text_input(key="train_name").set_value("../outside")
+    at.button(key="train_start").click().run()
+    assert any(message in e for e in texts(at, "error")), texts(at, "error")
+    assert any("No training has run" in c for c in texts(at, "caption"))
+    assert [p.name for p in env.iterdir()] == []
+
+
+def test_training_turned_off_when_hosted(env: Path, monkeypatch: pytest.MonkeyPatch, synth_bundle: Path) -> None:
+    monkeypatch.setenv("HAR_HOSTED", "1")
+    shutil.copytree(synth_bundle, env / "synthetic")
+    at = page()
+    assert any("Training is turned off" in i for i in texts(at, "info"))
+    assert not [b for b in at.button if b.key == "train_start"]
+    assert list(at.dataframe[-1].value["model"]) == ["synthetic"]
+
+
+def test_broken_bundle_is_reported_and_others_compared(env: Path, synth_bundle: Path) -> None:
+    shutil.copytree(synth_bundle, env / "good")
+    broken = env / "broken"
+    shutil.copytree(synth_bundle, broken)
+    (broken / "model.json").write_text("{ truncated")
+    at = page()
+    assert any("'broken' is skipped" in w and "corrupt" in w for w in texts(at, "warning"))
+    assert list(at.dataframe[-1].value["model"]) == ["good"]
+
+
+def test_measure_speed(env: Path, synth_bundle: Path) -> None:
+    shutil.copytree(synth_bundle, env / "synthetic")
+    at = page()
+    column = "clips/s (batch 8)"
+    assert at.dataframe[-1].value[column].isna().all()
+    at.button(key="speed_measure").click().run()
+    assert not texts(at, "error")
+    speed = at.dataframe[-1].value[column][0]
+    assert speed > 0
+    assert any("predict_on_batch" in c for c in texts(at, "caption"))
+
+
+def test_interrupted_training_is_explained(env: Path, synth_bundle: Path) -> None:
+    shutil.copytree(synth_bundle, env / "kept")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    (env / ".jobs").mkdir()
+    status = {"request": {"name": "lost", "arch": "convlstm", "data_dir": "/x"}, "state": "running",
+              "pid": proc.pid, "started_at": "2026-01-02T03:04:05Z", "epoch": 4, "epochs": 30}
+    (env / ".jobs" / "last.json").write_text(json.dumps(status))
+    at = page()
+    warning = " ".join(texts(at, "warning"))
+    assert "The last training (lost, CONVLSTM, started at 2026-01-02T03:04:05Z) was interrupted at epoch 4 of 30" \
+        in warning
+    assert "No bundle was written" in warning and "existing bundles are intact: kept" in warning
+    assert list(at.dataframe[-1].value["model"]) == ["kept"]
