@@ -42,6 +42,18 @@ def page_setup(title: str, icon: str) -> None:
     """First call of every page: wide layout, title and icon in the browser tab; tidies stale scratch."""
     st.set_page_config(page_title=f"{title} · HAR Studio", page_icon=icon, layout="wide")
     _sweep_once()
+    _keep_keras_state()
+
+
+def _keep_keras_state() -> None:
+    """Stop Streamlit from calling keras.backend.clear_session() after every script run (its
+    script_runner._clean_problem_modules). That call replaces Keras' global state for every thread, so a
+    model the training thread is building gets duplicate layer names ("The name 'time_distributed' is used
+    2 times") and another session's model can lose state mid-trace. Our models load once per process and
+    are shared (registry), so there is nothing to clear."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    script_runner._clean_problem_modules = lambda: None
 
 
 @st.cache_resource(show_spinner=False)
