@@ -17,7 +17,7 @@ import numpy as np
 from .bundle import ModelBundle
 from .config import Settings
 from .errors import HarError
-from .inference import Prediction, StreamClassifier
+from .inference import Prediction, StreamClassifier, predict_clips
 from .overlay import draw_label
 
 # Local use (browser and server on one machine or LAN) needs no ICE server: host candidates connect at
@@ -66,11 +66,18 @@ class LiveAnnotator:
         self._running = False
 
     def use(self, bundle: ModelBundle) -> None:
-        """Classify with `bundle` from now on; starts the worker thread unless it already runs it."""
+        """Classify with `bundle` from now on; starts the worker thread unless it already runs it.
+
+        A new model is warmed up here (its first prediction builds the graph, seconds on a busy CPU), so
+        the live stream's first label is not delayed by it.
+        """
+        with self._lock:
+            if self._classifier is not None and self._classifier.bundle is bundle and self._running:
+                return
+        size, length = bundle.image_size, bundle.sequence_length
+        predict_clips(bundle, np.zeros((1, length, size, size, 3), dtype=np.uint8))
         with self._lock:
             old = self._classifier
-            if old is not None and old.bundle is bundle and self._running:
-                return
             self._classifier = StreamClassifier(bundle).start()
             self._running = True
         if old is not None:

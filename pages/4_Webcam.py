@@ -1,0 +1,87 @@
+"""Webcam: live recognition over WebRTC; the label and confidence are drawn on every returned frame."""
+from __future__ import annotations
+
+import av
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from har_core import ui
+from har_core.config import settings
+from har_core.errors import HarError
+from har_core.live import LiveAnnotator, ice_servers
+
+ui.page_setup("Webcam", "📷")
+cfg = settings()
+st.title("📷 Webcam")
+st.caption("Press START and allow the camera. Frames are sampled on time like the training clips (20 over "
+           "the model's window); a worker thread classifies the latest window a few times a second, and the "
+           "frame path only draws the latest result, so the video stays smooth.")
+
+model_name = ui.model_picker(key="webcam_model")
+if model_name is None:
+    st.stop()
+
+try:
+    ice = ice_servers(cfg)
+except HarError as exc:
+    st.error(f"{exc}. Using no ICE servers (works only when the browser is on this machine or network).",
+             icon="🚫")
+    ice = []
+
+annotator: LiveAnnotator = st.session_state.setdefault("webcam_annotator", LiveAnnotator())
+
+
+def on_frame(frame: av.VideoFrame) -> av.VideoFrame:
+    """WebRTC thread: no st.* here; the annotator is the only shared state (lock inside)."""
+    bgr = frame.to_ndarray(format="bgr24")
+    out = annotator.process(bgr, float(frame.time) if frame.time is not None else None)
+    new = av.VideoFrame.from_ndarray(out, format="bgr24")
+    new.pts, new.time_base = frame.pts, frame.time_base
+    return new
+
+
+video_col, stats_col = st.columns([3, 2])
+with video_col:
+    ctx = webrtc_streamer(key="webcam", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice},
+                          media_stream_constraints={"video": True, "audio": False},
+                          video_frame_callback=on_frame, async_processing=True)
+playing = bool(ctx.state.playing)
+if playing:
+    with ui.user_errors():
+        bundle = ui.load_model(model_name)
+        with st.spinner("Warming up the model…"):
+            annotator.use(bundle)
+elif annotator.running:
+    annotator.stop()
+
+
+@st.fragment(run_every=1.0)
+def live_stats() -> None:
+    s = annotator.stats()
+    if not ctx.state.playing:
+        st.info("**No camera stream.** Press START above and allow camera access. If the browser denied it, "
+                "allow the camera for this site (the icon in the address bar) and press START again; the camera "
+                "also needs HTTPS or localhost.", icon="📷")
+        if s.frames_in:
+            st.caption(f"Last session: {s.frames_in} frames, {s.predictions} predictions.")
+        return
+    if s.seconds_since_frame is None or s.seconds_since_frame > 5:
+        st.warning("Connected, but no frames are arriving yet. If this lasts, the camera is blocked or the network "
+                   "needs a TURN server (set HAR_ICE_SERVERS).", icon="⏳")
+    if s.error:
+        st.error(f"Classification stopped: {s.error}", icon="🚫")
+    if s.prediction is not None:
+        st.metric("Action", s.prediction.label, help="Averaged over the last few predictions")
+        st.progress(s.prediction.confidence, text=f"{s.prediction.confidence * 100:.0f}% confidence")
+        st.caption(" · ".join(f"{label} {p * 100:.0f}%" for label, p in s.prediction.top_k))
+    else:
+        st.caption("Collecting frames for the first window…")
+    a, b, c = st.columns(3)
+    a.metric("Processing fps", f"{s.fps:.1f}")
+    b.metric("Frames", s.frames_in)
+    c.metric("Predictions", s.predictions)
+    st.caption(f"Model {s.model}; last prediction took {s.latency_ms:.0f} ms on {ui.device_label()}.")
+
+
+with stats_col:
+    live_stats()

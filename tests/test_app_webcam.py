@@ -1,0 +1,133 @@
+"""Webcam page in AppTest (no stream: the empty states) and its frame path (har_core.live) on real frames.
+
+The streaming itself (browser camera → WebRTC → callback → returned video) is covered end to end in
+tests/e2e/test_webcam_e2e.py; AppTest has no WebRTC peer.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from har_core.config import Settings
+from har_core.errors import HarError
+from har_core.live import HOSTED_ICE, LiveAnnotator, ice_servers
+from synth import frames_for
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Webcam.py")
+
+
+@pytest.fixture(autouse=True)
+def _no_live_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest's runtime is a mock; streamlit-webrtc treats 'no session info' as running outside a server."""
+    import streamlit_webrtc.component as component
+
+    monkeypatch.setattr(component, "get_this_session_info", lambda: None)
+
+
+@pytest.fixture(scope="module")
+def weights(synth_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("webcam") / "weights"
+    shutil.copytree(synth_bundle, d / "synth_lrcn")
+    return d
+
+
+def run_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    return at
+
+
+def test_no_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(tmp_path / "none"))
+    at = run_page()
+    assert "No trained models yet" in at.info[0].value
+
+
+def test_no_stream_says_how_to_start_and_what_denied_means(weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    at = run_page()
+    message = at.info[0].value
+    assert "No camera stream" in message and "allow the camera" in message and "HTTPS or localhost" in message
+    assert not at.error
+    assert "webcam_annotator" in at.session_state and not at.session_state["webcam_annotator"].running
+
+
+def test_bad_ice_configuration_is_reported(weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("HAR_ICE_SERVERS", "[{'urls': oops")
+    at = run_page()
+    assert "HAR_ICE_SERVERS is not valid JSON" in at.error[0].value
+    assert "No camera stream" in at.info[0].value  # the page still works
+
+
+def test_ice_servers_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HAR_ICE_SERVERS", raising=False)
+    monkeypatch.delenv("HAR_HOSTED", raising=False)
+    assert ice_servers(Settings.from_env()) == []
+    monkeypatch.setenv("HAR_HOSTED", "1")
+    assert ice_servers(Settings.from_env()) == HOSTED_ICE
+    turn = '[{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]'
+    monkeypatch.setenv("HAR_ICE_SERVERS", turn)
+    assert ice_servers(Settings.from_env())[0]["username"] == "u"
+    monkeypatch.setenv("HAR_ICE_SERVERS", '{"urls": "stun:x"}')
+    with pytest.raises(HarError, match="JSON list of objects"):
+        ice_servers(Settings.from_env())
+
+
+def test_live_annotator_classifies_and_draws(synth_bundle: Path) -> None:
+    """Frames at 25 fps through the callback's code path: predictions arrive from the worker thread, the
+    label is drawn on the returned frames, and the stats count frames, predictions and fps."""
+    from har_core.bundle import load_bundle
+
+    bundle = load_bundle(synth_bundle)
+    live = LiveAnnotator()
+    frames = frames_for("Right", n=150, size=(160, 120), seed=3)
+    assert live.process(frames[0].copy(), 0.0) is not None and live.stats().frames_in == 0  # no model yet
+    live.use(bundle)
+    try:
+        drawn = []
+        start = time.monotonic()
+        i = 0
+        # at 25 fps until the worker has predicted a few times (bounded: the CPU may be busy)
+        while i < len(frames) or (live.stats().predictions < 3 and i < 25 * 60):
+            f = frames[i % len(frames)].copy()
+            original = f.copy()
+            out = live.process(f, i / 25)
+            drawn.append(not np.array_equal(out[:12, :40], original[:12, :40]))
+            i += 1
+            time.sleep(max(0.0, start + i / 25 - time.monotonic()))
+        stats = live.stats()
+    finally:
+        live.stop()
+    assert not live.running
+    assert stats.frames_in == i
+    assert stats.predictions >= 2, stats
+    assert stats.error is None
+    assert stats.prediction is not None and stats.prediction.label == "Right"
+    assert 10 < stats.fps < 40
+    assert stats.model == "synth_lrcn" or stats.model == synth_bundle.name
+    assert not drawn[0] and drawn[-1]  # nothing drawn before the first prediction, the label after
+    band = out[:10, :30].astype(int)
+    assert band.mean() < 60  # the dark band of har_core.overlay.draw_label
+
+
+def test_live_annotator_switches_models_without_leaking_threads(synth_bundle: Path) -> None:
+    import threading
+
+    from har_core.bundle import load_bundle
+
+    a, b = load_bundle(synth_bundle), load_bundle(synth_bundle)
+    live = LiveAnnotator()
+    before = sum(t.name == "har-stream" for t in threading.enumerate())
+    live.use(a)
+    live.use(a)  # same model: keeps its worker
+    live.use(b)  # another model: replaces it
+    assert sum(t.name == "har-stream" for t in threading.enumerate()) == before + 1
+    live.stop()
+    time.sleep(0.5)
+    assert sum(t.name == "har-stream" for t in threading.enumerate()) == before
