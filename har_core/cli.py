@@ -16,7 +16,7 @@ from .errors import HarError
 
 
 # The names in har_core.models.ARCHITECTURES, listed here so that parsing and --help need no Keras.
-ARCH_CHOICES = ("lrcn", "convlstm", "lrcn_bn", "convlstm_gap")
+ARCH_CHOICES = ("lrcn", "convlstm", "lrcn_bn")
 
 
 def _err(msg: str) -> None:

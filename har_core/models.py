@@ -1,5 +1,5 @@
-"""Model builders, paper-faithful layer by layer, plus a registry of named variants (`*_gap`, `*_bn`:
-the same families regularised for training on few groups).
+"""Model builders, paper-faithful layer by layer, plus a registry of named variants (`lrcn_bn`: the same
+family regularised for training on few groups).
 
 Every model takes uint8 clips (batch, frames, size, size, 3) and rescales to [0, 1] itself, so no
 float copy of a dataset is ever made. Keras 3 API only: the same code runs on any Keras backend.
@@ -52,27 +52,6 @@ def build_lrcn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMA
     return keras.Model(inputs, outputs, name="lrcn")
 
 
-def build_convlstm_gap(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE) -> keras.Model:
-    """ConvLSTM for little data: the paper's stack (last layer 32 filters) with batch normalisation, the
-    last layer keeping only its final state, global average pooling instead of a 2,880-wide Flatten that
-    memorises positions, and dropout 0.5 before the classifier. Meant to be trained with flips.
-    """
-    inputs = _input(seq_len, size)
-    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    filters = (4, 8, 14, 32)
-    for i, f in enumerate(filters):
-        last = i == len(filters) - 1
-        x = layers.ConvLSTM2D(f, (3, 3), activation="tanh", recurrent_dropout=0.2, return_sequences=not last)(x)
-        x = layers.BatchNormalization()(x)
-        if not last:
-            x = layers.MaxPooling3D(pool_size=(1, 2, 2), padding="same")(x)
-            x = layers.TimeDistributed(layers.Dropout(0.2))(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
-    return keras.Model(inputs, outputs, name="convlstm_gap")
-
-
 def build_lrcn_bn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE) -> keras.Model:
     """LRCN for little data: the paper's per-frame CNN with batch normalisation after each convolution,
     dropout on the LSTM's input and before the classifier. Still per frame before the LSTM, so inference
@@ -97,7 +76,6 @@ def build_lrcn_bn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = 
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     "convlstm": build_convlstm,
     "lrcn": build_lrcn,
-    "convlstm_gap": build_convlstm_gap,
     "lrcn_bn": build_lrcn_bn,
 }
 
