@@ -100,7 +100,7 @@ def show_result(status: JobStatus) -> None:
 
 
 jobs = training_jobs(str(settings().weights_dir))
-st.title("🏋️ Train a model")
+st.title("Train a model")
 st.caption("ConvLSTM or LRCN as in the paper, but split by UCF50 groups so no source video is on both sides.")
 
 interrupted = jobs.interrupted()
@@ -275,7 +275,7 @@ def comparison() -> None:
 
 
 if settings().allow_training:
-    with st.expander("New training", expanded=not jobs.running()):
+    with st.expander("New training", expanded=jobs.current() is None):  # folded to show a job's progress
         start_form(jobs)
 else:
     st.info("Training is turned off on this server (a hosted demo). Run HAR Studio yourself with "
