@@ -8,9 +8,9 @@ from har_core.config import PROJECT_DIR, settings
 from har_core.dataset import scan
 from har_core.errors import HarError
 
-ui.page_setup("Home", "🏃")
+ui.page_setup("Home", ":material/directions_run:")
 
-st.title("🏃 HAR Studio")
+st.title(":material/directions_run: HAR Studio")
 st.markdown(
     "Recognise human activities in video with two neural networks from the paper *Human Activity Recognition "
     "Using CNN and LSTM Methods*: **LRCN** (a CNN per frame, then an LSTM) and **ConvLSTM**. "
@@ -32,12 +32,12 @@ st.subheader("Models")
 listings = ui.registry().listings()
 if not listings:
     st.info(f"**No trained models yet.** Train one on the Train page, or put a model bundle "
-            f"(`model.keras` + `model.json`) into `{cfg.weights_dir}`.", icon="🧠")
+            f"(`model.keras` + `model.json`) into `{cfg.weights_dir}`.", icon=":material/psychology:")
 for listing in listings:
     with st.container(border=True):
         if listing.meta is None:
             st.markdown(f"**{listing.name}** — not usable")
-            st.error(listing.error, icon="🚫")
+            st.error(listing.error, icon=":material/error:")
             continue
         meta = listing.meta
         st.markdown(f"**{listing.name}** · {str(meta.get('architecture', '?')).upper()} · "

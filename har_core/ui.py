@@ -28,10 +28,10 @@ from .uploads import SessionFolder, sweep_stale
 
 # (script path relative to app.py, label, icon) for st.page_link and the home page's page list.
 PAGES: tuple[tuple[str, str, str, str], ...] = (
-    ("pages/1_Dataset.py", "Dataset", "🗂️", "Browse UCF50: sample frames, clips, class counts; download it."),
-    ("pages/2_Train.py", "Train", "🏋️", "Train ConvLSTM or LRCN with live curves, split by groups."),
-    ("pages/3_Predict.py", "Predict", "🎬", "Classify an upload, a video link or a dataset clip."),
-    ("pages/4_Webcam.py", "Webcam", "📷", "Live recognition from your camera, label drawn on every frame."),
+    ("pages/1_Dataset.py", "Dataset", ":material/video_library:", "Browse UCF50: sample frames, clips, class counts; download it."),
+    ("pages/2_Train.py", "Train", ":material/model_training:", "Train ConvLSTM or LRCN with live curves, split by groups."),
+    ("pages/3_Predict.py", "Predict", ":material/movie:", "Classify an upload, a video link or a dataset clip."),
+    ("pages/4_Webcam.py", "Webcam", ":material/videocam:", "Live recognition from your camera, label drawn on every frame."),
 )
 
 # Order in which model.json metrics are shown; unknown keys follow.
@@ -153,11 +153,11 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     usable = [b for b in listings if b.error is None]
     broken = [b for b in listings if b.error is not None]
     for b in broken:
-        st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon="⚠️")
+        st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon=":material/warning:")
     if not usable:
         st.info(
             f"**No trained models yet.** Train one on the Train page, or put a model bundle "
-            f"(`model.keras` + `model.json`) into `{settings().weights_dir}`.", icon="🧠")
+            f"(`model.keras` + `model.json`) into `{settings().weights_dir}`.", icon=":material/psychology:")
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
@@ -201,4 +201,4 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except HarError as exc:
-        st.error(str(exc), icon="🚫")
+        st.error(str(exc), icon=":material/error:")

@@ -14,9 +14,9 @@ from har_core.dataset import DatasetIndex, scan
 from har_core.errors import HarError
 from har_core.video import probe
 
-ui.page_setup("Dataset", "🗂️")
+ui.page_setup("Dataset", ":material/video_library:")
 cfg = settings()
-st.title("🗂️ Dataset")
+st.title(":material/video_library: Dataset")
 
 folder = st.text_input("Data folder", value=str(cfg.data_dir),
                        help="A UCF50-layout folder: <folder>/<Class>/v_<Class>_gNN_cMM.avi. "
@@ -31,7 +31,7 @@ def _tile(path: str, label: str, mtime: float) -> np.ndarray:
 
 def empty_state(reason: str) -> None:
     """No data here: say how to get UCF50 and offer to download and extract it in the app."""
-    st.info(f"**No dataset here yet.** {reason}", icon="📭")
+    st.info(f"**No dataset here yet.** {reason}", icon=":material/inbox:")
     st.markdown(
         f"UCF50 is the dataset the models learn from: 50 actions, 6,676 clips cut from YouTube videos, "
         f"grouped into 25 groups per action (clips of one group come from the same source video). "
@@ -47,8 +47,8 @@ def empty_state(reason: str) -> None:
         if tool:
             st.caption(f"Extraction uses `{tool[0]}` ({tool[1]}).")
         else:
-            st.warning(f"The download will work, but {ucf50.INSTALL_HINT}.", icon="🧰")
-        if not st.button("Download UCF50", icon="⬇️", type="primary"):
+            st.warning(f"The download will work, but {ucf50.INSTALL_HINT}.", icon=":material/build:")
+        if not st.button("Download UCF50", icon=":material/download:", type="primary"):
             return
         bar = st.progress(0.0, text="Connecting…")
         shown = [-1]
@@ -71,8 +71,8 @@ def empty_state(reason: str) -> None:
                 raise HarError(ucf50.INSTALL_HINT)
             with st.spinner(f"Extracting {archive.name} with {tool[0]}…"):
                 ucf50.extract(archive, data_dir, tool)
-            st.success(f"UCF50 is ready in `{data_dir}`.", icon="✅")
-            st.button("Browse it", icon="🔄")
+            st.success(f"UCF50 is ready in `{data_dir}`.", icon=":material/check_circle:")
+            st.button("Browse it", icon=":material/refresh:")
 
 
 try:
@@ -90,7 +90,7 @@ c.metric("Groups (source videos)", sum(v["groups"] for v in counts.values()))
 st.subheader("A random clip of each class")
 if "dataset_seed" not in st.session_state:
     st.session_state.dataset_seed = 27
-if st.button("Shuffle", icon="🔀"):
+if st.button("Shuffle", icon=":material/shuffle:"):
     st.session_state.dataset_seed = random.randrange(1 << 30)
 samples = browse.sample_clips(index, 12, st.session_state.dataset_seed)
 cols = st.columns(4)

@@ -14,9 +14,9 @@ from har_core.video import claimed_duration
 
 MB = 1024 * 1024
 
-ui.page_setup("Predict", "🎬")
+ui.page_setup("Predict", ":material/movie:")
 cfg = settings()
-st.title("🎬 Predict")
+st.title(":material/movie: Predict")
 st.caption("Classify a whole video: the model scores sliding windows sampled like its training clips, the label "
            "is drawn on every frame, and the charts show how sure it is and how that changes over time.")
 
@@ -47,7 +47,7 @@ def linked_video() -> tuple[Path, str] | None:
     hosts = f" Allowed sites: {', '.join(cfg.allowed_url_hosts)}." if cfg.hosted else ""
     url = st.text_input("Link to a video", key="predict_url", placeholder="https://www.youtube.com/watch?v=…",
                         help="A YouTube link or a direct link to a video file." + hosts).strip()
-    if st.button("Fetch the video", icon="🌐", disabled=not url):
+    if st.button("Fetch the video", icon=":material/language:", disabled=not url):
         bar = st.progress(0.0, text="Contacting the site…")
         path = download(url, max_seconds=cfg.max_video_seconds, max_bytes=int(cfg.max_upload_mb * MB),
                         allowed_hosts=cfg.allowed_url_hosts if cfg.hosted else None, allow_private=not cfg.hosted,
@@ -64,7 +64,7 @@ def dataset_video() -> tuple[Path, str] | None:
     try:
         index = scan(cfg.data_dir)
     except HarError as exc:
-        st.info(f"**No dataset to pick from.** {exc}. The Dataset page says how to get UCF50.", icon="📭")
+        st.info(f"**No dataset to pick from.** {exc}. The Dataset page says how to get UCF50.", icon=":material/inbox:")
         return None
     by_class = index.by_class()
     a, b = st.columns(2)
@@ -89,7 +89,7 @@ if chosen is None:
 video, title = chosen
 
 key = (str(video), model_name)
-if st.button("Recognise the action", type="primary", icon="▶️"):
+if st.button("Recognise the action", type="primary", icon=":material/play_arrow:"):
     st.session_state.pop("predict_result", None)
     with ui.user_errors():
         from har_core.inference import annotate
@@ -113,7 +113,7 @@ st.divider()
 left, right = st.columns([3, 2])
 with left:
     st.video(str(ann.out_path))
-    st.download_button("Download the annotated video", data=ann.out_path.read_bytes(), icon="⬇️",
+    st.download_button("Download the annotated video", data=ann.out_path.read_bytes(), icon=":material/download:",
                        file_name=f"{Path(result['title']).stem or 'video'}-{pred.label}.mp4", mime="video/mp4")
 with right:
     st.metric("Predicted action", pred.label)

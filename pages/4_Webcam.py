@@ -10,9 +10,9 @@ from har_core.config import settings
 from har_core.errors import HarError
 from har_core.live import LiveAnnotator, ice_servers
 
-ui.page_setup("Webcam", "📷")
+ui.page_setup("Webcam", ":material/videocam:")
 cfg = settings()
-st.title("📷 Webcam")
+st.title(":material/videocam: Webcam")
 st.caption("Press START and allow the camera. Frames are sampled on time like the training clips (20 over "
            "the model's window); a worker thread classifies the latest window a few times a second, and the "
            "frame path only draws the latest result, so the video stays smooth.")
@@ -25,7 +25,7 @@ try:
     ice = ice_servers(cfg)
 except HarError as exc:
     st.error(f"{exc}. Using no ICE servers (works only when the browser is on this machine or network).",
-             icon="🚫")
+             icon=":material/error:")
     ice = []
 
 annotator: LiveAnnotator = st.session_state.setdefault("webcam_annotator", LiveAnnotator())
@@ -55,21 +55,21 @@ elif annotator.running:
     annotator.stop()
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=1.0 if playing else None)  # poll only while streaming; START/STOP rerun the page
 def live_stats() -> None:
     s = annotator.stats()
     if not ctx.state.playing:
         st.info("**No camera stream.** Press START above and allow camera access. If the browser denied it, "
                 "allow the camera for this site (the icon in the address bar) and press START again; the camera "
-                "also needs HTTPS or localhost.", icon="📷")
+                "also needs HTTPS or localhost.", icon=":material/videocam:")
         if s.frames_in:
             st.caption(f"Last session: {s.frames_in} frames, {s.predictions} predictions.")
         return
     if s.seconds_since_frame is None or s.seconds_since_frame > 5:
         st.warning("Connected, but no frames are arriving yet. If this lasts, the camera is blocked or the network "
-                   "needs a TURN server (set HAR_ICE_SERVERS).", icon="⏳")
+                   "needs a TURN server (set HAR_ICE_SERVERS).", icon=":material/hourglass_empty:")
     if s.error:
-        st.error(f"Classification stopped: {s.error}", icon="🚫")
+        st.error(f"Classification stopped: {s.error}", icon=":material/error:")
     if s.prediction is not None:
         st.metric("Action", s.prediction.label, help="Averaged over the last few predictions")
         st.progress(s.prediction.confidence, text=f"{s.prediction.confidence * 100:.0f}% confidence")

@@ -23,6 +23,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 pytestmark = pytest.mark.e2e
+SHARED_DATA = ROOT.parent / "shared" / "data" / "ucf50"
 
 
 def free_port() -> int:
@@ -63,7 +64,8 @@ class AppServer:
         raise RuntimeError(f"streamlit did not start in {timeout} s: {self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()[-4000:]
 
     def stop(self, sig: int = 15) -> None:
@@ -90,15 +92,37 @@ def e2e_weights(tmp_path_factory: pytest.TempPathFactory, synth_bundle: Path) ->
     return d
 
 
+def page_scripts() -> list[Path]:
+    """Every page of the app: app.py, then pages/*.py in Streamlit's order (by the number prefix)."""
+    return [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+
+
+def page_path(script: Path) -> str:
+    """The URL path Streamlit gives a page: '' for app.py, 'Dataset' for pages/1_Dataset.py."""
+    if script.name == "app.py":
+        return ""
+    stem = script.stem
+    head, _, rest = stem.partition("_")
+    return rest if head.isdigit() and rest else stem
+
+
 @pytest.fixture(scope="session")
-def app_server(e2e_weights: Path) -> Iterator[AppServer]:
-    server = AppServer(e2e_weights)
+def e2e_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The server's environment: real data when present, its own cache, no ICE servers (loopback)."""
+    data = SHARED_DATA if (SHARED_DATA / "HorseRace").is_dir() else tmp_path_factory.mktemp("e2e") / "no-data"
+    return {"HAR_DATA_DIR": str(data), "HAR_CACHE_DIR": str(tmp_path_factory.mktemp("e2e-cache")),
+            "HAR_ICE_SERVERS": "[]"}
+
+
+@pytest.fixture(scope="session")
+def app_server(e2e_weights: Path, e2e_env: dict[str, str]) -> Iterator[AppServer]:
+    server = AppServer(e2e_weights, env=e2e_env)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def playwright_driver() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"chromium missing at {CHROMIUM}: .ci/run installs it")
@@ -106,9 +130,19 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        yield pw
+
+
+def launch(driver: object, extra_args: list[str] | None = None) -> object:
+    """Debian Chromium with the harness's flags (plus e.g. a fake camera); never a downloaded browser."""
+    return driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + (extra_args or []))
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: object) -> Iterator[object]:
+    b = launch(playwright_driver)
+    yield b
+    b.close()
 
 
 def open_page(browser: object, url: str, **context_args: object):
@@ -121,12 +155,12 @@ def open_page(browser: object, url: str, **context_args: object):
 
 
 def wait_idle(page: object, timeout_ms: int = 60000) -> None:
-    """Wait until Streamlit has rendered and is not running a script."""
+    """Wait until Streamlit has rendered and no script runs: stApp's data-test-script-state is
+    'notRunning' twice, a moment apart (a rerun can start right after a run ends)."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout_ms)
+    for _ in range(2):
+        page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+        page.wait_for_timeout(400)
 
 
 def assert_no_exception(page: object) -> None:

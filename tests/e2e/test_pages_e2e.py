@@ -1,0 +1,31 @@
+"""Every page of the app, in Debian Chromium against `streamlit run`: renders, shows no exception, and is
+screenshotted into artifacts/screenshots/ for a reviewer."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import AppServer, assert_no_exception, open_page, page_path, page_scripts, screenshot
+
+SCRIPTS = page_scripts()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+def test_page_renders(browser: object, app_server: AppServer, script: Path) -> None:
+    page = open_page(browser, f"{app_server.url}/{page_path(script)}")
+    try:
+        page.wait_for_selector("h1", timeout=60000)
+        assert_no_exception(page)
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        for other in SCRIPTS[1:]:  # every page is reachable from the sidebar
+            assert page_path(other) in nav, nav
+        if script.name == "app.py":
+            assert "HAR Studio" in page.locator("h1").first.inner_text()
+            page.get_by_text("synthetic", exact=False).first.wait_for(timeout=30000)  # models from weights/
+        if script.stem.endswith("Dataset"):  # real data or the empty state, either way a picture or a button
+            page.wait_for_selector('[data-testid="stImage"] img, [data-testid="stButton"]', timeout=60000)
+        screenshot(page, f"page-{script.stem}")
+        assert_no_exception(page)
+    finally:
+        page.context.close()
