@@ -59,7 +59,7 @@ def library_versions() -> dict[str, str]:
 
 def check_name(name: str) -> str:
     """A bundle name chosen by a user: letters, digits, '_', '-', '.'; never a path."""
-    if not _NAME_OK.match(name or "") or ".." in name:
+    if not _NAME_OK.fullmatch(name or "") or ".." in name:
         raise HarError("a model name uses letters, digits, '_', '-' and '.' only (at most 64), not a path")
     return name
 
