@@ -220,8 +220,8 @@ def table(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
          f"{e['ours']['peak_rss_mb'] - e['baseline_rss_mb']:.0f}", f"{e['memory_net_ratio']:.2f}x (net)", ""),
         ("2 annotation", f"frames/s, {a['frames']} frames", _fmt(a["paper_fps"]), _fmt(a["ours_fps"]),
          f"{a['speedup']:.1f}x faster", ok(a["speedup"] >= TARGETS["annotation_speedup"])),
-        ("2 annotation", "frame labels agreeing / true class (%)", f"{a['paper_true_class'] * 100:.0f} true",
-         f"{a['ours_true_class'] * 100:.0f} true", f"{a['agreement'] * 100:.0f}% agree", ""),
+        ("2 annotation", "frames labelled with the true class (%)", f"{a['paper_true_class'] * 100:.0f}",
+         f"{a['ours_true_class'] * 100:.0f}", f"labels agree on {a['agreement'] * 100:.0f}%", ""),
         ("3 streaming", "callback per frame p50 / p95 (ms)",
          f"{_fmt(s['paper_callback_ms']['p50'])} / {_fmt(s['paper_callback_ms']['p95'])}",
          f"{_fmt(s['ours_callback_ms']['p50'])} / {_fmt(s['ours_callback_ms']['p95'])}",
@@ -262,19 +262,19 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     per_class = 8 if a.quick else None
-    print("1/4 extraction ...", file=sys.stderr, flush=True)
+    print("row 1: extraction ...", file=sys.stderr, flush=True)
     extraction = bench_extraction(data, per_class)
-    print("4/4 training epoch ...", file=sys.stderr, flush=True)
+    print("row 4: training epoch ...", file=sys.stderr, flush=True)
     by_class = scan(data).select(FOUR).by_class()
     clips = [c for label in FOUR for c in by_class[label][: (12 if a.quick else None)]]
     ex = extract(clips)
     training = bench_training(ex.paths, [FOUR.index(c.label) for c in ex.clips], "lrcn")
     bundle = load_bundle(a.model or default_model_dir())
     videos = _held_out_videos(bundle, data, a.quick)
-    print("2/4 annotation ...", file=sys.stderr, flush=True)
+    print("row 2: annotation ...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="har-bench-") as tmp:
         annotation = bench_annotation(bundle, videos, Path(tmp))
-    print("3/4 streaming ...", file=sys.stderr, flush=True)
+    print("row 3: streaming ...", file=sys.stderr, flush=True)
     streaming = bench_streaming(bundle, videos[0][0], 100 if a.quick else 300)
     results = {"started": started, "quick": a.quick, "machine": machine(),
                "load_average_before": [round(x, 2) for x in load_before],
