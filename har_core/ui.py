@@ -129,14 +129,25 @@ def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def headline_metric(meta: dict[str, Any]) -> str | None:
-    """The most telling metric of a bundle as one line (test, else cross-validation, else validation)."""
+def _headline(meta: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The most telling metric of a bundle: test, else cross-validation, else validation, else any."""
     metrics = meta.get("metrics") or {}
     names = [k for k in _METRIC_ORDER if k in metrics] + [k for k in metrics if k not in _METRIC_ORDER]
     for name in names:
         if isinstance(metrics[name], dict) and accuracy_of(metrics[name]) is not None:
-            return format_metric(name, metrics[name])
+            return name, metrics[name]
     return None
+
+
+def headline_metric(meta: dict[str, Any]) -> str | None:
+    """The most telling metric of a bundle as one line, with its protocol."""
+    found = _headline(meta)
+    return format_metric(*found) if found else None
+
+
+def _headline_accuracy(meta: dict[str, Any]) -> float:
+    found = _headline(meta)
+    return accuracy_of(found[1]) if found else -1.0  # type: ignore[return-value]
 
 
 def model_label(listing: BundleListing) -> str:
@@ -161,7 +172,9 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
-    name = st.selectbox(label, names, key=key, format_func=lambda n: model_label(by_name[n]))
+    best = max(range(len(usable)), key=lambda i: _headline_accuracy(usable[i].meta or {}))
+    name = st.selectbox(label, names, index=best, key=key, format_func=lambda n: model_label(by_name[n]),
+                        help="The most accurate model is chosen first.")
     meta = by_name[name].meta or {}
     line = headline_metric(meta)
     st.caption(f"Classes: {', '.join(meta.get('classes', []))}" + (f"  \nMeasured: {line}" if line else
