@@ -1,5 +1,4 @@
-"""Model builders, paper-faithful layer by layer, plus a registry of named variants (`lrcn_bn`: the same
-family regularised for training on few groups).
+"""Model builders, paper-faithful layer by layer, plus a registry of named variants.
 
 Every model takes uint8 clips (batch, frames, size, size, 3) and rescales to [0, 1] itself, so no
 float copy of a dataset is ever made. Keras 3 API only: the same code runs on any Keras backend.
@@ -52,31 +51,9 @@ def build_lrcn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMA
     return keras.Model(inputs, outputs, name="lrcn")
 
 
-def build_lrcn_bn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE) -> keras.Model:
-    """LRCN for little data: the paper's per-frame CNN with batch normalisation after each convolution,
-    dropout on the LSTM's input and before the classifier. Still per frame before the LSTM, so inference
-    computes each frame's features once. Meant to be trained with flips.
-    """
-    inputs = _input(seq_len, size)
-    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    for f, pool, drop in ((16, 4, True), (32, 4, True), (64, 2, True), (64, 2, False)):
-        x = layers.TimeDistributed(layers.Conv2D(f, (3, 3), padding="same", use_bias=False))(x)
-        x = layers.TimeDistributed(layers.BatchNormalization())(x)
-        x = layers.TimeDistributed(layers.Activation("relu"))(x)
-        x = layers.TimeDistributed(layers.MaxPooling2D((pool, pool)))(x)
-        if drop:
-            x = layers.TimeDistributed(layers.Dropout(0.25))(x)
-    x = layers.TimeDistributed(layers.Flatten())(x)
-    x = layers.LSTM(32, dropout=0.25)(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(num_classes, activation="softmax")(x)
-    return keras.Model(inputs, outputs, name="lrcn_bn")
-
-
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     "convlstm": build_convlstm,
     "lrcn": build_lrcn,
-    "lrcn_bn": build_lrcn_bn,
 }
 
 # Early-stopping patience the paper used for each architecture.
