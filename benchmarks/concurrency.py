@@ -6,6 +6,11 @@ once per process and serialises predictions with ModelBundle.lock; decoding, dra
 run in parallel). It prints throughput, latency and peak memory of both phases and their ratios, checks
 every concurrent result equals the single one (nothing leaks or mixes between sessions), and writes
 benchmarks/concurrency.json. The machine is shared: the load average before and after is recorded.
+
+`--server` also measures a real `streamlit run app.py` (hosted settings) driven by headless Chromium on
+the Predict page: the server's RSS idle, with one model loaded, its peak while 1 session annotates and
+while N sessions annotate at once, and the wall time of each phase. `--python` and `--app-dir` choose the
+interpreter and checkout that serve (e.g. a fresh virtual environment built like the Dockerfile).
 """
 from __future__ import annotations
 
@@ -13,10 +18,16 @@ import argparse
 import json
 import os
 import platform
+import re
+import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,26 +36,28 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "concurrency.json"
 
 
-def rss_kib() -> tuple[int, int]:
-    """(VmRSS, VmHWM) of this process in KiB, from /proc (no psutil needed)."""
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+def rss_kib(pid: int | str = "self") -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in KiB, from /proc (no psutil needed)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
 class PeakRSS:
-    """Samples VmRSS every 20 ms in a thread; `peak` is the highest seen since the last reset."""
+    """Samples VmRSS of `pid` every 20 ms in a thread; `peak` is the highest seen since the last reset."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int | str = "self") -> None:
+        self.pid = pid
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, rss_kib()[0])
+            self.peak = max(self.peak, rss_kib(self.pid)[0])
 
     def reset(self) -> None:
-        self.peak = rss_kib()[0]
+        self.peak = rss_kib(self.pid)[0]
 
     def __enter__(self) -> "PeakRSS":
         self.reset()
@@ -86,6 +99,88 @@ def summary(seconds: list[float], wall: float, cpu: float, frames: int) -> dict[
             "cpus_used": round(cpu / wall, 2)}
 
 
+def serve(python: str, app_dir: Path, weights: str, log: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` with the hosted settings, as the Dockerfile runs it; returns (process, url)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "HAR_HOSTED": "1", "HAR_WEIGHTS_DIR": weights, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([python, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1"], cwd=app_dir, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(180):
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
+                return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit(f"streamlit did not start: {log.read_text()[-2000:]}")
+
+
+def server_phases(python: str, app_dir: Path, weights: str, model: str, video: Path, sessions: int,
+                  scratch: Path) -> dict[str, Any]:
+    """Server RSS idle, with a model loaded, and peaks while 1 and then `sessions` browsers annotate."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, open_page, wait_idle
+    from playwright.sync_api import sync_playwright
+
+    proc, url = serve(python, app_dir, weights, scratch / "streamlit.log")
+    mib = lambda kib: round(kib / 1024, 1)  # noqa: E731
+    out: dict[str, Any] = {"python": python, "app_dir": str(app_dir)}
+    try:
+        time.sleep(3)
+        out["idle_mib"] = mib(rss_kib(proc.pid)[0])
+        with sync_playwright() as pw, PeakRSS(proc.pid) as peak:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+            def ready() -> Any:
+                page = open_page(browser, url + "/Predict")
+                page.locator('[data-testid="stSelectbox"]').filter(has_text="Model").first.click()
+                page.get_by_role("option", name=re.compile(f"^{re.escape(model)} ")).click()
+                wait_idle(page)
+                page.locator('input[type="file"]').set_input_files(str(video))
+                page.get_by_role("button", name=re.compile("Recognise the action")).wait_for(timeout=120000)
+                wait_idle(page)
+                return page
+
+            def run(pages: list[Any]) -> float:
+                peak.reset()
+                t0 = time.perf_counter()
+                for page in pages:
+                    page.get_by_role("button", name=re.compile("Recognise the action")).click(no_wait_after=True)
+                for page in pages:
+                    page.get_by_text("Predicted action").wait_for(timeout=600000)
+                    wait_idle(page, timeout_ms=600000)
+                return time.perf_counter() - t0
+
+            first = ready()
+            out["pages_open_mib"] = mib(rss_kib(proc.pid)[0])
+            run([first])  # loads the model and traces it: the first prediction of a fresh server
+            out["model_loaded_after_first_annotation_mib"] = mib(rss_kib(proc.pid)[0])
+            wall1 = run([first])
+            out["peak_1_annotating_mib"] = mib(peak.peak)
+            out["wall_1_s"] = round(wall1, 2)
+            first.context.close()
+            pages = [ready() for _ in range(sessions)]
+            wall_n = run(pages)
+            out[f"peak_{sessions}_annotating_mib"] = mib(peak.peak)
+            out[f"wall_{sessions}_s"] = round(wall_n, 2)
+            labels = {p.locator('[data-testid="stMetricValue"]').first.inner_text().strip() for p in pages}
+            out["labels"] = sorted(labels)
+            browser.close()
+        out["hwm_mib"] = mib(rss_kib(proc.pid)[1])
+        out["ratios"] = {"throughput": round(sessions * wall1 / wall_n, 2),
+                         "peak_memory": round(out[f"peak_{sessions}_annotating_mib"] / out["peak_1_annotating_mib"], 2)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from har_core.config import settings
 
@@ -97,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sessions", type=int, default=8, help="concurrent sessions in the second phase")
     p.add_argument("--singles", type=int, default=None, help="one-at-a-time annotations (default: --sessions)")
     p.add_argument("--out", default=str(RESULTS), help="where to write the JSON results")
+    p.add_argument("--server", action="store_true", help="also measure a real streamlit server driven by Chromium")
+    p.add_argument("--python", default=sys.executable, help="interpreter that runs the server (--server)")
+    p.add_argument("--app-dir", default=str(ROOT), help="checkout the server runs from (--server)")
     a = p.parse_args(argv)
     a.singles = a.singles or a.sessions
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -162,9 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         "results_identical_to_single_run": mismatched == 0,
         "label": reference.prediction.label,
     }
-    for f in scratch.iterdir():
-        f.unlink()
-    scratch.rmdir()
+    if a.server:
+        results["server"] = server_phases(a.python, Path(a.app_dir), a.weights, a.model, video, a.sessions, scratch)
+    shutil.rmtree(scratch, ignore_errors=True)
     r = results
     print(f"{r['architecture']} bundle {bundle.name} on {r['machine']['device']}; video {video.name} "
           f"({frames} frames), label {r['label']}")
@@ -180,6 +278,14 @@ def main(argv: list[str] | None = None) -> int:
           f"every concurrent result identical to the single run: {r['results_identical_to_single_run']}")
     print(f"load average before {r['load_average_before'][0]}, after {r['load_average_after'][0]} "
           f"on {os.cpu_count()} CPUs (shared machine)")
+    if a.server:
+        sv = r["server"]
+        print(f"server ({sv['python']}): RSS idle {sv['idle_mib']} MiB, pages open {sv['pages_open_mib']} MiB, "
+              f"one model loaded {sv['model_loaded_after_first_annotation_mib']} MiB; peak while annotating: "
+              f"1 session {sv['peak_1_annotating_mib']} MiB ({sv['wall_1_s']} s), {a.sessions} sessions "
+              f"{sv[f'peak_{a.sessions}_annotating_mib']} MiB ({sv[f'wall_{a.sessions}_s']} s); "
+              f"throughput ratio {sv['ratios']['throughput']}, memory ratio {sv['ratios']['peak_memory']}; "
+              f"labels {sv['labels']}")
     Path(a.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {a.out}")
     return 0 if mismatched == 0 else 1
