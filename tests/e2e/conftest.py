@@ -150,7 +150,12 @@ def open_page(browser: object, url: str, **context_args: object):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, **context_args)
     page = context.new_page()
     page.goto(url, wait_until="domcontentloaded")
-    wait_idle(page)
+    try:
+        wait_idle(page)
+    except Exception:
+        screenshot(page, "failed-" + (url.rstrip("/").rsplit("/", 1)[-1] or "home"))
+        context.close()
+        raise
     return page
 
 
