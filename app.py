@@ -19,7 +19,10 @@ st.markdown(
 
 cfg = settings()
 left, right = st.columns(2)
-left.metric("Predictions run on", ui.device_label())
+device, _, detail = ui.device_label().partition(" (")
+left.metric("Predictions run on", device)
+if detail:
+    left.caption(detail.rstrip(")"))
 try:
     index = scan(cfg.data_dir)
     right.metric("Dataset", f"{len(index.clips)} clips · {len(index.classes)} classes")

@@ -197,7 +197,7 @@ def device_label() -> str:
         return _exact_device()
     if not (Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/gpus").is_dir()):
         return "CPU (no GPU on this machine)"
-    return "GPU present — confirmed when a model loads"
+    return "GPU (an NVIDIA device is present; confirmed when a model loads)"
 
 
 @st.cache_resource(show_spinner=False)
