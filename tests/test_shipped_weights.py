@@ -1,0 +1,71 @@
+"""The bundles shipped in weights/: they load, their model.json says what they contain, and the shipped
+LRCN still scores what model.json claims on its held-out groups of the real data."""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from har_core.bundle import MODEL_FILE, load_bundle, read_meta
+from har_core.config import PROJECT_DIR
+
+WEIGHTS = PROJECT_DIR / "weights"
+FOUR = ["HorseRace", "PizzaTossing", "PlayingPiano", "PlayingViolin"]
+PAPER_FAITHFUL = {"lrcn": 73_060, "convlstm": 44_524}  # the paper's parameter counts for four classes
+SHIPPED = sorted(p.name for p in WEIGHTS.iterdir() if (p / MODEL_FILE).is_file()) if WEIGHTS.is_dir() else []
+
+
+def test_both_paper_architectures_are_shipped() -> None:
+    assert {"lrcn", "convlstm"} <= set(SHIPPED)
+    for name, params in PAPER_FAITHFUL.items():
+        meta = read_meta(WEIGHTS / name)
+        assert meta["architecture"] == name and meta["parameters"] == params
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_bundle_loads_and_model_json_agrees_with_it(name: str) -> None:
+    from har_core.models import build
+
+    bundle = load_bundle(WEIGHTS / name)
+    meta = bundle.meta
+    assert bundle.classes == FOUR
+    assert meta["parameters"] == bundle.model.count_params() == build(meta["architecture"], 4).count_params()
+    assert (WEIGHTS / name / MODEL_FILE).stat().st_size < 2 * 2**20
+    assert meta["training"]["command"].startswith("python -m har_core train ")
+    assert f"--out weights/{name}" in meta["training"]["command"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_metrics_name_their_protocol_and_never_saw_their_test_groups(name: str) -> None:
+    meta = read_meta(WEIGHTS / name)
+    test = meta["metrics"]["test"]
+    held = set(test["held_out_groups"])
+    assert held and held == set(meta["split"]["test_groups"])
+    assert not held & (set(meta["split"]["train_groups"]) | set(meta["split"]["val_groups"]))
+    assert all(g in test["protocol"] for g in held)
+    assert 0 < test["n"] and 0.0 <= test["accuracy"] <= 1.0
+    assert sum(map(sum, test["confusion"])) == test["n"]
+    assert test["accuracy"] == pytest.approx(sum(test["confusion"][i][i] for i in range(4)) / test["n"])
+    cv = meta["metrics"]["crossval"]
+    assert cv["k"] == len(cv["accuracies"]) == len(cv["folds"]) >= 2
+    assert cv["mean"] == pytest.approx(statistics.mean(cv["accuracies"]), abs=1e-3)
+    assert cv["std"] == pytest.approx(statistics.stdev(cv["accuracies"]), abs=1e-3)
+    assert "fold over groups" in cv["protocol"] and cv["command"].startswith("python -m har_core crossval ")
+    tested = sorted(g for f in cv["folds"] for g in f["test_groups"])
+    assert len(tested) == len(set(tested)), "a group was tested in two folds"
+
+
+@pytest.mark.realdata
+def test_shipped_lrcn_reproduces_its_test_accuracy_on_held_out_groups(shared_data: Path) -> None:
+    from har_core.dataset import extract, scan
+    from har_core.training import evaluate
+
+    bundle = load_bundle(WEIGHTS / "lrcn")
+    test = bundle.meta["metrics"]["test"]
+    clips = [c for c in scan(shared_data).select(bundle.classes).clips if c.group in test["held_out_groups"]]
+    ex = extract(clips)
+    assert len(ex.clips) == test["n"]
+    ev = evaluate(bundle.model, ex.paths, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
+    assert ev.accuracy >= 0.6, "the shipped LRCN no longer recognises clips from groups it never saw (chance: 25%)"
+    assert abs(ev.accuracy - test["accuracy"]) * ev.n <= 2, "model.json's test accuracy is not what these weights give"
