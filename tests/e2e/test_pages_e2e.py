@@ -8,6 +8,7 @@ import pytest
 
 from conftest import AppServer, assert_no_exception, open_page, page_path, page_scripts, screenshot
 
+pytestmark = pytest.mark.e2e
 SCRIPTS = page_scripts()
 
 

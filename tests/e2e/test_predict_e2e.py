@@ -4,7 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import AppServer, assert_no_exception, open_page, screenshot, wait_idle
+
+pytestmark = pytest.mark.e2e
 
 
 def test_upload_real_clip_shows_annotated_video_and_label(browser: object, app_server: AppServer,

@@ -14,6 +14,8 @@ import pytest
 from conftest import AppServer, assert_no_exception, launch, open_page, screenshot
 from har_core.video import iter_frames
 
+pytestmark = pytest.mark.e2e
+
 
 def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
     """YUV4MPEG2 (what Chromium's fake capture reads): a header line, then 'FRAME\\n' + I420 planes."""
@@ -108,5 +110,26 @@ def test_live_stream_is_classified_and_annotated(camera_browser: object, app_ser
         frame.get_by_role("button", name="STOP").click()
         page.get_by_text("No camera stream").wait_for(timeout=60000)
         assert_no_exception(page)
+    finally:
+        page.context.close()
+
+
+def test_no_camera_keeps_a_clear_message(browser: object, app_server: AppServer) -> None:
+    """A browser without a camera (headless Chromium, no fake device): getUserMedia fails (NotFoundError; a
+    denied permission takes the same path, NotAllowedError), START gets no stream, the page says what to do."""
+    page = open_page(browser, f"{app_server.url}/Webcam")
+    try:
+        page.context.clear_permissions()
+        frame = page.frame_locator('iframe[title*="streamlit_webrtc"]')
+        frame.get_by_role("button", name="START").click(timeout=60000)
+        page.wait_for_timeout(3000)
+        # the component reports the browser's refusal inside its frame...
+        frame.locator("text=/denied|NotAllowed|NotFound|not found|Permission|Requested device/i").first.wait_for(
+            timeout=30000)
+        # ...and the page keeps explaining how to allow the camera, with no exception
+        assert "No camera stream" in page.inner_text("body")
+        assert "allow the camera for this site" in page.inner_text("body")
+        assert_no_exception(page)
+        screenshot(page, "webcam-no-camera")
     finally:
         page.context.close()
