@@ -197,10 +197,14 @@ def job_panel(jobs: TrainingJobs) -> None:
     req = status.request
     st.subheader(f"{req.name} · {req.arch.upper()} · {', '.join(req.classes or [])}")
     if status.running:
-        epoch_text = f"epoch {status.epoch}/{status.epochs}" if status.epoch else status.message
+        if status.epoch:
+            text = f"epoch {status.epoch}/{status.epochs} · batch {status.batch}/{status.batches}"
+        else:  # extracting clips, or building the model and tracing TensorFlow before the first batch
+            text = status.message + (f" {status.batch}/{status.batches}" if status.batches else " (first epoch)")
+        if status.cancel_requested and status.epoch:
+            text += " · cancelling after this batch"
         fraction = status.batch / status.batches if status.batches else 0.0
-        st.progress(min(1.0, fraction), text=f"{epoch_text} · batch {status.batch}/{status.batches} · "
-                    f"{status.message} · {status.elapsed:.0f} s")
+        st.progress(min(1.0, fraction), text=f"{text} · {status.elapsed:.0f} s")
         st.button("Cancel (keeps the best weights so far)", on_click=jobs.cancel,
                   disabled=status.cancel_requested, key="cancel_training")
     else:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+import har_core.ui  # noqa: F401  (first, as in the app: loads pylibsrtp before TensorFlow; the other order segfaults)
+
 from har_core.errors import HarError
 from har_core.jobs import CANCELLED, DONE, FAILED, INTERRUPTED, JobStatus, TrainingJobs, TrainRequest
 from har_core.training import TrainEvent, TrainJobResult
