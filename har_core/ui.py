@@ -20,13 +20,15 @@ from typing import Any, Iterator
 
 import streamlit as st
 
-try:
-    # Importing pylibsrtp (aiortc's SRTP, behind the Webcam page) after TensorFlow crashes the process with
-    # SIGSEGV here (`import keras; import pylibsrtp`); the other order is fine. Every page imports this
-    # module before any model loads, so the server always loads it first.
-    import pylibsrtp  # noqa: F401
-except ImportError:  # no streamlit-webrtc: nothing to protect
-    pass
+# Importing pylibsrtp (aiortc's SRTP, behind the Webcam page) after TensorFlow crashes the process with
+# SIGSEGV here (`import keras; import pylibsrtp`); the other order is fine. Every page imports this module
+# before any model loads, so the server always loads it first. Where TensorFlow is already loaded (a test
+# process) importing it now would be the crash itself, so it is left alone.
+if "tensorflow" not in sys.modules:
+    try:
+        import pylibsrtp  # noqa: F401
+    except ImportError:  # no streamlit-webrtc: nothing to protect
+        pass
 
 from .bundle import BundleListing, ModelBundle
 from .config import settings

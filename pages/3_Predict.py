@@ -80,7 +80,10 @@ chosen = None
 with ui.user_errors():
     picked = {"Upload": uploaded_video, "Video link": linked_video, "Dataset clip": dataset_video}[source]()
     if picked is not None:
-        seconds = claimed_duration(picked[0])  # cheap: the container's claim, checked before any decoding
+        try:
+            seconds = claimed_duration(picked[0])  # cheap: the container's claim, checked before any decoding
+        except HarError as exc:  # speak of the user's file, not of our stored copy's name
+            raise HarError(str(exc).replace(picked[0].name, Path(picked[1]).name)) from None
         if seconds > cfg.max_video_seconds:
             raise HarError(f"the video is {seconds:.0f} s long; at most {cfg.max_video_seconds:.0f} s is allowed")
         chosen = picked

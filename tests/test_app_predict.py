@@ -163,8 +163,8 @@ def test_bad_uploads_each_give_one_error_and_the_page_recovers(weights: Path, ri
     up = at.file_uploader[0]
     cases = [
         (("notes.txt", b"just text", "text/plain"), "not a supported video type (.txt)"),
-        (("fake.mp4", b"not a video at all" * 50, "video/mp4"), "not a readable video"),
-        (("cut.avi", right_video.read_bytes()[:600], "video/x-msvideo"), "not a readable video"),
+        (("fake.mp4", b"not a video at all" * 50, "video/mp4"), "not a readable video: fake.mp4"),
+        (("cut.avi", right_video.read_bytes()[:600], "video/x-msvideo"), "not a readable video: cut.avi"),
         (("empty.mkv", b"", "video/x-matroska"), "the uploaded file is empty"),
     ]
     for upload, message in cases:
