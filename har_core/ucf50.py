@@ -85,6 +85,9 @@ def download(url: str, dest_dir: str | os.PathLike, progress: Progress | None = 
         part.unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
         raise HarError(f"the download failed: could not reach {parsed.hostname} ({reason})") from None
+    except BaseException:  # e.g. the page was left mid-download (Streamlit stops the script): no .part left
+        part.unlink(missing_ok=True)
+        raise
     if done == 0 or (total is not None and done != total):
         part.unlink(missing_ok=True)
         raise HarError(f"the download was incomplete ({done} of {total or '?'} bytes); try again")

@@ -91,6 +91,21 @@ def test_download_unreachable_server(tmp_path: Path) -> None:
     assert not list((tmp_path / "dl").iterdir())
 
 
+def test_interrupted_download_leaves_nothing(http_root: tuple[Path, str], tmp_path: Path) -> None:
+    served, base = http_root
+    (served / "UCF50.rar").write_bytes(b"x" * 300_000)
+
+    class Stop(BaseException):  # what Streamlit raises in a script that is stopped or rerun
+        pass
+
+    def stop_midway(done: int, total: int | None) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        ucf50.download(f"{base}/UCF50.rar", tmp_path / "dl", progress=stop_midway, chunk_size=65536)
+    assert not list((tmp_path / "dl").iterdir())
+
+
 def test_download_rejects_non_http(tmp_path: Path) -> None:
     with pytest.raises(HarError, match="not a valid download address"):
         ucf50.download("file:///etc/passwd", tmp_path)
