@@ -217,7 +217,7 @@ def table(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
          _fmt(e["ours"]["seconds"]), f"{e['speedup']:.1f}x faster", ok(e["speedup"] >= TARGETS["extraction_speedup"])),
         ("1 extraction", "peak RSS raw / net (MiB)", f"{e['paper']['peak_rss_mb']:.0f} / "
          f"{e['paper']['peak_rss_mb'] - e['baseline_rss_mb']:.0f}", f"{e['ours']['peak_rss_mb']:.0f} / "
-         f"{e['ours']['peak_rss_mb'] - e['baseline_rss_mb']:.0f}", f"{e['memory_net_ratio']:.2f}x (net)", ""),
+         f"{e['ours']['peak_rss_mb'] - e['baseline_rss_mb']:.0f}", f"{e['memory_net_ratio']:.3f}x (net)", ""),
         ("2 annotation", f"frames/s, {a['frames']} frames", _fmt(a["paper_fps"]), _fmt(a["ours_fps"]),
          f"{a['speedup']:.1f}x faster", ok(a["speedup"] >= TARGETS["annotation_speedup"])),
         ("2 annotation", "frames labelled with the true class (%)", f"{a['paper_true_class'] * 100:.0f}",
@@ -234,7 +234,7 @@ def table(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
         ("4 training", "peak RSS raw / net (MiB)", f"{t['paper']['peak_rss_mb']:.0f} / "
          f"{t['paper']['peak_rss_mb'] - t['baseline_rss_mb']:.0f}", f"{t['ours']['peak_rss_mb']:.0f} / "
          f"{t['ours']['peak_rss_mb'] - t['baseline_rss_mb']:.0f}",
-         f"{t['memory_net_ratio']:.2f}x net, {t['memory_raw_ratio']:.2f}x raw",
+         f"{t['memory_net_ratio']:.3f}x net, {t['memory_raw_ratio']:.2f}x raw",
          ok(t["memory_net_ratio"] <= TARGETS["train_net_memory"])),
     ]
 
