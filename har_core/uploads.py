@@ -45,7 +45,7 @@ class SessionFolder:
         if not raw:
             raise HarError("the uploaded file is empty")
         if max_bytes is not None and len(raw) > max_bytes:
-            raise HarError(f"the file is larger than {max_bytes // (1024 * 1024)} MB")
+            raise HarError(f"the file is larger than the {max_bytes / (1024 * 1024):.3g} MB allowed")
         target = self.new_path("upload", ext)
         target.write_bytes(raw)
         return target

@@ -8,6 +8,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import har_core.ui  # noqa: E402,F401  loads pylibsrtp before any test loads TensorFlow (see har_core/ui.py)
+
 from synth import CLASSES, make_dataset, make_video  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("HAR_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf50")

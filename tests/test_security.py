@@ -164,7 +164,7 @@ def test_upload_limits(tmp_path: Path) -> None:
     folder = SessionFolder(root=tmp_path)
     with pytest.raises(HarError, match="empty"):
         folder.save_upload(b"", "a.mp4")
-    with pytest.raises(HarError, match="larger than 1 MB"):
+    with pytest.raises(HarError, match="larger than the 1 MB allowed"):
         folder.save_upload(b"x" * (1024 * 1024 + 1), "a.mp4", max_bytes=1024 * 1024)
     assert list(folder.path.iterdir()) == []
 
