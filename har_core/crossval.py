@@ -67,8 +67,8 @@ class CrossvalResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"arch": self.arch, "classes": self.classes, "k": self.k, "protocol": self.protocol,
-                "accuracies": [round(a, 4) for a in self.accuracies], "mean": round(self.mean, 4),
-                "std": round(self.std, 4) if self.folds and len(self.folds) > 1 else None,
+                "accuracies": self.accuracies, "mean": self.mean,
+                "std": self.std if len(self.folds) > 1 else None,
                 "folds": [asdict(f) for f in self.folds], "settings": self.settings}
 
 
