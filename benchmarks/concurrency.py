@@ -267,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{r['architecture']} bundle {bundle.name} on {r['machine']['device']}; video {video.name} "
           f"({frames} frames), label {r['label']}")
     print(f"{'':24s}{'1 at a time':>14s}{str(a.sessions) + ' at once':>14s}{'ratio':>8s}")
-    rows = [("annotations/s", "annotations_per_s", "throughput"), ("mean latency (s)", "latency_mean_s", "latency_mean"),
+    rows = [("annotations/s", "annotations_per_s", "throughput"),
+            ("mean latency (s)", "latency_mean_s", "latency_mean"),
             ("CPU s per annotation", "cpu_s_per_annotation", "cpu_per_annotation")]
     for title, key, ratio in rows:
         print(f"{title:24s}{one_s[key]:>14}{many_s[key]:>14}{r['ratios'][ratio]:>8}")

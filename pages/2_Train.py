@@ -7,7 +7,6 @@ switches, one job at a time, and every visitor sees the same progress, polled by
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +17,9 @@ from har_core import ui
 from har_core.config import settings
 from har_core.dataset import scan
 from har_core.errors import HarError
-from har_core.jobs import CANCELLED, DONE, FAILED, JobStatus, TrainingJobs, TrainRequest
+from har_core.jobs import CANCELLED, FAILED, JobStatus, TrainingJobs, TrainRequest
 
-ui.page_setup("Train", "🏋️")
+ui.page_setup("Train", ":material/model_training:")
 POLL_SECONDS = 1.0  # while a job runs
 IDLE_POLL_SECONDS = 5.0  # otherwise, to notice a job another visitor starts
 SPEED_BATCH = 8
@@ -63,7 +62,8 @@ def show_curves(status: JobStatus) -> None:
 
 def confusion_figure(confusion: list[list[int]], classes: list[str]) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=confusion, x=classes, y=classes, colorscale="Blues", text=confusion,
-                               texttemplate="%{text}", hovertemplate="true %{y}<br>predicted %{x}: %{z}<extra></extra>"))
+                               texttemplate="%{text}",
+                               hovertemplate="true %{y}<br>predicted %{x}: %{z}<extra></extra>"))
     fig.update_layout(xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=380,
                       margin=dict(l=10, r=10, t=30, b=10))
     return fig
@@ -73,16 +73,18 @@ def show_result(status: JobStatus) -> None:
     """The end of a job: where the bundle is, accuracy on held-out groups with its protocol, confusion."""
     req = status.request
     if status.state == FAILED:
-        st.error(f"Training {req.name!r} failed: {status.error}. No bundle was written.", icon="🚫")
+        st.error(f"Training {req.name!r} failed: {status.error}. No bundle was written.",
+                 icon=":material/error:")
         return
     if status.state == CANCELLED:
-        st.warning(f"Training {req.name!r} was cancelled: {status.error}. No bundle was written.", icon="⏹️")
+        st.warning(f"Training {req.name!r} was cancelled: {status.error}. No bundle was written.",
+                   icon=":material/stop_circle:")
         return
     meta = status.meta or {}
     training = meta.get("training", {})
     st.success(f"Saved model **{req.name}** ({req.arch.upper()}) to `{status.bundle}` — "
                f"{training.get('epochs_run', '?')} epochs in {training.get('seconds', 0):.0f} s, "
-               f"best weights from epoch {training.get('best_epoch', '?')}.", icon="✅")
+               f"best weights from epoch {training.get('best_epoch', '?')}.", icon=":material/check_circle:")
     if training.get("cancelled"):
         st.info(f"Cancelled after epoch {training.get('epochs_run')}: the best weights so far were kept.")
     elif training.get("stopped_early"):
@@ -113,7 +115,7 @@ if interrupted is not None:
         f"interrupted at epoch {interrupted.epoch} of {interrupted.epochs} (the server stopped). "
         + (f"A bundle {req.name!r} exists from before. " if written else "No bundle was written; ")
         + (f"existing bundles are intact: {', '.join(intact)}." if intact else "there were no other bundles."),
-        icon="⚠️")
+        icon=":material/warning:")
 
 
 def suggest_name(arch: str, jobs: TrainingJobs) -> None:
@@ -134,7 +136,7 @@ def start_form(jobs: TrainingJobs) -> None:
     try:
         summary = dataset_summary(data_dir)
     except HarError as exc:
-        st.error(f"{exc}. Point to a folder of class subfolders with videos.", icon="🗂️")
+        st.error(f"{exc}. Point to a folder of class subfolders with videos.", icon=":material/folder_off:")
         return
     names = list(summary)
     by_size = sorted(names, key=lambda c: -summary[c]["clips"])
@@ -169,7 +171,8 @@ def start_form(jobs: TrainingJobs) -> None:
     suggest_name(arch, jobs)
     name = st.text_input("Model name (a folder under the weights folder; letters, digits, _ - .)", key="train_name")
     running = jobs.running()
-    if st.button("Start training", type="primary", key="train_start", disabled=running or (protocol == "explicit" and not val_groups)):
+    blocked = running or (protocol == "explicit" and not val_groups)
+    if st.button("Start training", type="primary", key="train_start", disabled=blocked):
         with ui.user_errors():
             if len(classes) < 2:
                 raise HarError("choose at least two classes: a classifier needs two")
@@ -241,10 +244,10 @@ def comparison() -> None:
     listings = ui.registry().listings()
     for b in listings:
         if b.error is not None:
-            st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon="⚠️")
+            st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon=":material/warning:")
     usable = [b for b in listings if b.error is None]
     if not usable:
-        st.info(f"No saved models yet in `{settings().weights_dir}`. Train one above.", icon="🧠")
+        st.info(f"No saved models yet in `{settings().weights_dir}`. Train one above.", icon=":material/inbox:")
         return
     speeds: dict[str, dict[str, Any]] = st.session_state.setdefault("_train_speeds", {})
     rows = []
@@ -283,7 +286,7 @@ if settings().allow_training:
         start_form(jobs)
 else:
     st.info("Training is turned off on this server (a hosted demo). Run HAR Studio yourself with "
-            "`HAR_ALLOW_TRAINING=1` to train; the saved models can still be compared below.", icon="🔒")
+            "`HAR_ALLOW_TRAINING=1` to train; the saved models can still be compared below.", icon=":material/lock:")
 
 st.header("Current training")
 poll = POLL_SECONDS if jobs.running() else IDLE_POLL_SECONDS if settings().allow_training else None
