@@ -97,11 +97,8 @@ def save_bundle(model: Any, meta: dict[str, Any], out_dir: str | os.PathLike, ov
     return out
 
 
-def _save_in_progress(name: str, pid: int) -> bool:
-    """Whether temp/old folder `name` belongs to a save still running (here, or in a live process)."""
-    if pid == os.getpid():
-        with _SAVING_LOCK:
-            return name in _SAVING
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a crashed writer's leftovers may be cleaned up, a live one's not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -109,6 +106,14 @@ def _save_in_progress(name: str, pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _save_in_progress(name: str, pid: int) -> bool:
+    """Whether temp/old folder `name` belongs to a save still running (here, or in a live process)."""
+    if pid == os.getpid():
+        with _SAVING_LOCK:
+            return name in _SAVING
+    return pid_alive(pid)
 
 
 def recover_interrupted(weights_dir: str | os.PathLike) -> list[str]:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .bundle import pid_alive
 from .config import settings
 from .dataset import scan
 from .errors import HarError
@@ -103,16 +104,6 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class TrainingJobs:
     """One training job at a time for this process, in a worker thread; thread-safe.
 
@@ -163,7 +154,7 @@ class TrainingJobs:
             if last.state != "running":
                 return None
             here = last.pid == os.getpid()
-            live = (self._status is not None and self._status.running) if here else _pid_alive(last.pid)
+            live = (self._status is not None and self._status.running) if here else pid_alive(last.pid)
             if live:
                 return None
             last.state = INTERRUPTED
