@@ -101,10 +101,7 @@ def accuracy_of(entry: dict[str, Any]) -> float | None:
 def format_metric(name: str, entry: dict[str, Any]) -> str:
     """One line: '87.5% test accuracy on 40 clips — <protocol>'. Never a number without its protocol."""
     acc = accuracy_of(entry)
-    head = f"{acc * 100:.1f}%" if acc is not None else "n/a"
-    std = entry.get("std")
-    if isinstance(std, (int, float)) and acc is not None:
-        head += f" ± {std * 100:.1f}"
+    head = _percent(acc, entry.get("std"))
     what = f"{name} accuracy"
     n = entry.get("n")
     if isinstance(n, int):
@@ -116,6 +113,13 @@ def format_metric(name: str, entry: dict[str, Any]) -> str:
     if held and isinstance(held, list) and not str(protocol).count(str(held[0])):
         protocol = f"{protocol} (held out: {', '.join(map(str, held))})"
     return f"{head} {what} — {protocol}"
+
+
+def _percent(acc: float | None, std: Any = None) -> str:
+    """'72.0%', or '72.0% ± 13.5' for a k-fold mean with its spread over folds."""
+    if acc is None:
+        return "n/a"
+    return f"{acc * 100:.1f}%" + (f" ± {std * 100:.1f}" if isinstance(std, (int, float)) else "")
 
 
 def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -131,8 +135,8 @@ def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
         held = entry.get("held_out_groups")
         rows.append({
             "metric": name,
-            "accuracy": f"{acc * 100:.1f}%" if acc is not None else "n/a",
-            "clips": entry.get("n", ""),
+            "accuracy": _percent(acc, entry.get("std")),
+            "clips": entry.get("n"),
             "held-out groups": ", ".join(map(str, held)) if isinstance(held, list) else "",
             "protocol": entry.get("protocol") or "not recorded",
         })

@@ -62,7 +62,7 @@ def test_home_shows_crossval_and_broken_bundles(synth_bundle: Path, tmp_path: Pa
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
     at = run_home()
     rows = {r["metric"]: r for r in at.dataframe[0].value.to_dict("records")}
-    assert rows["crossval"]["accuracy"] == "81.2%"
+    assert rows["crossval"]["accuracy"] == "81.2% ± 5.0"
     assert rows["crossval"]["protocol"] == "5-fold over groups"
     assert any("broken is incomplete" in e.value for e in at.error)
 
