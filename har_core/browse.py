@@ -14,7 +14,7 @@ import numpy as np
 
 from .dataset import Clip, DatasetIndex, cache_key
 from .errors import HarError
-from .video import H264Writer, iter_frames, open_capture, video_fps
+from .video import H264Writer, iter_frames, open_capture, read_header
 
 
 def sample_clips(index: DatasetIndex, k: int, seed: int) -> list[Clip]:
@@ -59,7 +59,7 @@ def preview(path: str | os.PathLike, cache_dir: str | os.PathLike) -> Path:
     first = next(frames, None)
     if first is None:
         raise HarError(f"no frame could be decoded from {src.name}: not a video, or damaged")
-    with H264Writer(out, video_fps(src), first.shape[1], first.shape[0]) as writer:
+    with H264Writer(out, read_header(src).fps, first.shape[1], first.shape[0]) as writer:
         writer.write(first)
         for bgr in frames:
             writer.write(bgr)

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from .config import settings
 from .errors import HarError
-from .video import claimed_duration
+from .video import read_header
 
 Progress = Callable[[float, str], None]
 
@@ -107,7 +107,7 @@ def download(
     reason = too_long(info)
     if not reason and files:
         try:
-            reason = too_long({"duration": claimed_duration(files[0])})
+            reason = too_long({"duration": read_header(files[0]).duration})
         except HarError as exc:
             reason = f"the download is not a readable video ({exc})"
     if reason or not files:

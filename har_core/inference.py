@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 
 from .bundle import ModelBundle
 from .errors import HarError
 from .overlay import draw_label
 from .sampling import window_members, window_step
-from .video import MIN_FRAMES, H264Writer, iter_every, iter_frames, open_capture, sample_clip, to_model_frame, video_fps
+from .video import MIN_FRAMES, H264Writer, iter_every, iter_frames, read_header, sample_clip, to_model_frame
 
 Progress = Callable[[float, str], None]  # (fraction 0..1, what is happening)
 
@@ -179,11 +178,8 @@ def annotate(
     are scored in batches. Pass 2 decodes again and draws, so full-size frames are never all in memory.
     """
     report = progress or (lambda f, s: None)
-    cap = open_capture(video)
-    width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    claimed = max(1, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-    cap.release()
-    fps = video_fps(video)
+    head = read_header(video)
+    fps, claimed = head.fps, max(1, head.frames)
     step = window_step(bundle.window_seconds, fps, bundle.sequence_length)
     sampled: list[np.ndarray] = []
     n = 0
@@ -207,7 +203,7 @@ def annotate(
     report(0.4, "drawing and encoding H.264")
     out = Path(out_path)
     written = 0
-    with H264Writer(out, fps, width, height) as writer:
+    with H264Writer(out, fps, head.width, head.height) as writer:
         for t, bgr in enumerate(iter_frames(video)):
             if t >= total:
                 break

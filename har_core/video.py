@@ -81,19 +81,45 @@ def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
     return cap
 
 
-def _fps(cap: cv2.VideoCapture) -> float:
+@dataclass(frozen=True)
+class Header:
+    """What the container claims, read without decoding: cheap, for limits and hints, never the truth
+    about frame counts (see `probe`)."""
+
+    frames: int
+    fps: float
+    width: int
+    height: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps
+
+
+def _header(cap: cv2.VideoCapture) -> Header:
     fps = cap.get(cv2.CAP_PROP_FPS)
-    return float(fps) if fps and math.isfinite(fps) and 1.0 <= fps <= 240.0 else FALLBACK_FPS
+    return Header(
+        frames=max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)),
+        fps=float(fps) if fps and math.isfinite(fps) and 1.0 <= fps <= 240.0 else FALLBACK_FPS,
+        width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+    )
+
+
+def read_header(path: str | os.PathLike) -> Header:
+    """The container's claims (frame count, fps or 25 where missing or absurd, size)."""
+    cap = open_capture(path)
+    try:
+        return _header(cap)
+    finally:
+        cap.release()
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Metadata of a video, counting its frames by decoding them (grab only, no colour conversion)."""
     cap = open_capture(path)
     try:
-        reported = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-        fps = _fps(cap)
-        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        head = _header(cap)
         frames = 0
         while cap.grab():
             frames += 1
@@ -101,7 +127,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         cap.release()
     if frames == 0:
         raise HarError(f"no frame could be decoded from {Path(path).name}: not a video, or damaged")
-    return VideoInfo(frames=frames, frames_reported=reported, fps=fps, width=width, height=height)
+    return VideoInfo(frames=frames, frames_reported=head.frames, fps=head.fps, width=head.width, height=head.height)
 
 
 def _read_at(path: str | os.PathLike, wanted: set[int], size: int) -> tuple[dict[int, np.ndarray], int]:
@@ -126,9 +152,7 @@ def sample_clip(path: str | os.PathLike, length: int = SEQUENCE_LENGTH, size: in
 
     One pass when the container's frame count is right; a second pass when it lied.
     """
-    cap = open_capture(path)
-    hint = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
-    cap.release()
+    hint = read_header(path).frames
     wanted = set(span_indices(0, hint, length).tolist()) if hint > 0 else set()
     got, n = _read_at(path, wanted, size)
     name = Path(path).name
@@ -173,24 +197,6 @@ def iter_every(path: str | os.PathLike, step: int, size: int = IMAGE_SIZE) -> It
                 frame = to_model_frame(bgr, size) if ok and bgr is not None else None
             yield n, frame
             n += 1
-    finally:
-        cap.release()
-
-
-def claimed_duration(path: str | os.PathLike) -> float:
-    """Duration the container claims (frame count / fps): cheap, for enforcing limits before decoding."""
-    cap = open_capture(path)
-    try:
-        return max(0.0, float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)) / _fps(cap)
-    finally:
-        cap.release()
-
-
-def video_fps(path: str | os.PathLike) -> float:
-    """The container's frame rate, or 25 where it is missing or absurd."""
-    cap = open_capture(path)
-    try:
-        return _fps(cap)
     finally:
         cap.release()
 

@@ -10,7 +10,7 @@ from har_core import ui
 from har_core.config import VIDEO_EXTENSIONS, settings
 from har_core.dataset import scan
 from har_core.errors import HarError
-from har_core.video import claimed_duration
+from har_core.video import read_header
 
 MB = 1024 * 1024
 
@@ -81,7 +81,7 @@ with ui.user_errors():
     picked = {"Upload": uploaded_video, "Video link": linked_video, "Dataset clip": dataset_video}[source]()
     if picked is not None:
         try:
-            seconds = claimed_duration(picked[0])  # cheap: the container's claim, checked before any decoding
+            seconds = read_header(picked[0]).duration  # cheap: the container's claim, checked before any decoding
         except HarError as exc:  # speak of the user's file, not of our stored copy's name
             raise HarError(str(exc).replace(picked[0].name, Path(picked[1]).name)) from None
         if seconds > cfg.max_video_seconds:
