@@ -125,7 +125,7 @@ def server_phases(python: str, app_dir: Path, weights: str, model: str, video: P
                   scratch: Path) -> dict[str, Any]:
     """Server RSS idle, with a model loaded, and peaks while 1 and then `sessions` browsers annotate."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, open_page, wait_idle
+    from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ready_to_predict, wait_idle
     from playwright.sync_api import sync_playwright
 
     proc, url = serve(python, app_dir, weights, scratch / "streamlit.log")
@@ -138,14 +138,7 @@ def server_phases(python: str, app_dir: Path, weights: str, model: str, video: P
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
             def ready() -> Any:
-                page = open_page(browser, url + "/Predict")
-                page.locator('[data-testid="stSelectbox"]').filter(has_text="Model").first.click()
-                page.get_by_role("option", name=re.compile(f"^{re.escape(model)} ")).click()
-                wait_idle(page)
-                page.locator('input[type="file"]').set_input_files(str(video))
-                page.get_by_role("button", name=re.compile("Recognise the action")).wait_for(timeout=120000)
-                wait_idle(page)
-                return page
+                return ready_to_predict(browser, url, model, video, timeout_ms=120000)
 
             def run(pages: list[Any]) -> float:
                 peak.reset()

@@ -17,7 +17,7 @@ from .bundle import META_FILE, read_meta
 from .dataset import extract, scan
 from .errors import HarError
 from .splits import kfold_by_groups
-from .training import ProgressHook, _labelled, evaluate, train
+from .training import ProgressHook, labelled, evaluate, train
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def crossval(
         "epochs_max": epochs, "batch_size": batch_size, "patience": patience, "seed": seed, "augment_flip": flip,
         "val_fraction": val_fraction, "clips": len(ex.clips), "data": str(Path(data_dir).resolve())})
     for i, split in enumerate(folds):
-        train_xy, val_xy, test_xy = (_labelled(ex, part, classes) for part in (split.train, split.val, split.test))
+        train_xy, val_xy, test_xy = (labelled(ex, part, classes) for part in (split.train, split.val, split.test))
         start = time.perf_counter()
         res = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, flip=flip,
                     progress=progress)

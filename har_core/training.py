@@ -207,7 +207,8 @@ def evaluate(model: keras.Model, paths: list[Path], labels: list[int], classes: 
     return score(np.asarray(labels), probs.argmax(axis=1), classes)
 
 
-def _labelled(ex: ExtractResult, clips: list[Clip], classes: list[str]) -> tuple[list[Path], list[int]]:
+def labelled(ex: ExtractResult, clips: list[Clip], classes: list[str]) -> tuple[list[Path], list[int]]:
+    """Cache paths and class indices of `clips` (one part of a split), skipping clips that failed to extract."""
     where = {c.path: p for c, p in zip(ex.clips, ex.paths)}
     kept = [c for c in clips if c.path in where]
     return [where[c.path] for c in kept], [classes.index(c.label) for c in kept]
@@ -251,7 +252,7 @@ def train_and_save(
     emit(TrainEvent("stage", message=f"extracting {len(index.clips)} clips"))
     ex = extract(index.clips, cache_dir, progress=lambda d, t: emit(
         TrainEvent("stage", batch=d, batches=t, message="extracting clips")))
-    train_xy, val_xy, test_xy = (_labelled(ex, part, classes) for part in (split.train, split.val, split.test))
+    train_xy, val_xy, test_xy = (labelled(ex, part, classes) for part in (split.train, split.val, split.test))
     emit(TrainEvent("stage", message=f"training {arch} on {len(train_xy[0])} clips"))
     checkpoint = Path(cache_dir or settings().cache_dir) / f"checkpoint-{os.getpid()}.weights.h5"
     result = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, flip=flip,

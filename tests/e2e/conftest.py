@@ -5,6 +5,7 @@ Screenshots go to artifacts/screenshots/ (ignored by git) for a reviewer to look
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -185,3 +186,16 @@ def screenshot(page: object, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path
+
+
+def ready_to_predict(browser: object, url: str, model: str, video: Path, timeout_ms: int = 60000) -> object:
+    """A Predict page with bundle `model` chosen and `video` uploaded, ready to recognise."""
+    page = open_page(browser, url + "/Predict")
+    assert_no_exception(page)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Model").first.click()
+    page.get_by_role("option", name=re.compile(f"^{re.escape(model)} ")).click()
+    wait_idle(page)
+    page.locator('input[type="file"]').set_input_files(str(video))
+    page.get_by_role("button", name=re.compile("Recognise the action")).wait_for(timeout=timeout_ms)
+    wait_idle(page)
+    return page

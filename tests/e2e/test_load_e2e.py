@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.conftest import AppServer, assert_no_exception, open_page, screenshot, wait_idle
+from e2e.conftest import AppServer, assert_no_exception, ready_to_predict, screenshot, wait_idle
 from synth import make_video
 
 pytestmark = pytest.mark.e2e
@@ -17,24 +17,11 @@ SESSIONS = [("Left", 300), ("Right", 320), ("Up", 340), ("Left", 360)]
 RUNNING = "() => !!document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
 
 
-def prepare(browser: object, server: AppServer, video: Path) -> object:
-    """A Predict page with the synthetic model chosen and `video` uploaded, ready to recognise."""
-    page = open_page(browser, server.url + "/Predict")
-    assert_no_exception(page)
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="Model").first.click()
-    page.get_by_role("option", name=re.compile(r"^synthetic")).click()
-    wait_idle(page)
-    page.locator('input[type="file"]').set_input_files(str(video))
-    page.get_by_role("button", name=re.compile("Recognise the action")).wait_for(timeout=60000)
-    wait_idle(page)
-    return page
-
-
 def test_four_sessions_predict_at_once_and_each_gets_its_own_result(
         browser: object, app_server: AppServer, tmp_path: Path) -> None:
     videos = [make_video(tmp_path / f"session{i}-{label.lower()}.avi", label, n=n, seed=700 + i)
               for i, (label, n) in enumerate(SESSIONS)]
-    pages = [prepare(browser, app_server, v) for v in videos]
+    pages = [ready_to_predict(browser, app_server.url, "synthetic", v) for v in videos]
     clicked = []
     for page in pages:
         page.get_by_role("button", name=re.compile("Recognise the action")).click(no_wait_after=True)
