@@ -32,10 +32,10 @@ _SAVING: set[str] = set()
 _SAVING_LOCK = threading.Lock()
 
 
-def sampler_meta(window_seconds: float = DEFAULT_WINDOW_SECONDS) -> dict[str, Any]:
+def sampler_meta(window_seconds: float = DEFAULT_WINDOW_SECONDS, image_size: int = IMAGE_SIZE) -> dict[str, Any]:
     return {
         "sequence_length": SEQUENCE_LENGTH,
-        "image_size": IMAGE_SIZE,
+        "image_size": image_size,
         "color_order": "RGB",
         "resize": "cv2.INTER_AREA",
         "value_range": "uint8 0-255, rescaled inside the model",

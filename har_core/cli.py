@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import default_model_dir, settings
+from .augment import AUGMENT_LABELS, AUGMENTS
+from .config import IMAGE_SIZE, default_model_dir, settings
 from .errors import HarError
 
 
@@ -75,7 +76,8 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
             _err(e.message)
 
     job = train_and_save(a.data_dir, a.arch, a.out, classes=a.classes, epochs=a.epochs, batch_size=a.batch_size,
-                         patience=a.patience, seed=a.seed, flip=a.flip, cache_dir=a.cache, progress=progress,
+                         patience=a.patience, seed=a.seed, augment=a.augment, image_size=a.size,
+                         cache_dir=a.cache, progress=progress,
                          val_groups=a.val_groups, test_groups=a.test_groups,
                          command="python -m har_core " + shlex.join(sys.argv[1:]))
     metrics = job.meta["metrics"]
@@ -98,7 +100,8 @@ def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
              f"(validation {','.join(f.val_groups)}, best epoch {f.best_epoch}/{f.epochs_run}, {f.seconds:.0f} s)")
 
     res = crossval(a.data_dir, a.arch, k=a.k, classes=a.classes, epochs=a.epochs, batch_size=a.batch_size,
-                   patience=a.patience, seed=a.seed, flip=a.flip, cache_dir=a.cache, progress=progress,
+                   patience=a.patience, seed=a.seed, augment=a.augment, image_size=a.size,
+                   cache_dir=a.cache, progress=progress,
                    on_fold=fold_done)
     print(f"{a.arch}: accuracy {res.mean:.3f} ± {res.std:.3f} over {res.k} folds ({res.protocol})")
     return {**res.as_dict(), "command": "python -m har_core " + shlex.join(sys.argv[1:])}
@@ -219,7 +222,10 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--batch-size", type=int, default=4)
         sp.add_argument("--patience", type=int, default=None, help="default: the paper's (ConvLSTM 10, LRCN 15)")
         sp.add_argument("--seed", type=int, default=27)
-        sp.add_argument("--flip", action="store_true", help="augment with horizontal flips")
+        sp.add_argument("--augment", default="none", choices=list(AUGMENTS),
+                        help="training augmentation: " + "; ".join(f"{k}: {v}" for k, v in AUGMENT_LABELS.items()))
+        sp.add_argument("--size", type=int, default=IMAGE_SIZE, help="frame side in pixels the model reads "
+                        f"(default {IMAGE_SIZE}, the paper's)")
         sp.add_argument("--cache", default=None)
         return sp
 

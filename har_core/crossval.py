@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .bundle import META_FILE, read_meta
-from .dataset import extract, scan
+from .augment import augment_named
+from .dataset import scan
 from .errors import HarError
 from .splits import kfold_by_groups
-from .training import ProgressHook, labelled, evaluate, train
+from .config import IMAGE_SIZE
+from .training import ProgressHook, check_image_size, evaluate, labelled, train, training_caches
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,8 @@ def crossval(
     batch_size: int = 4,
     patience: int | None = None,
     seed: int = 27,
-    flip: bool = False,
+    augment: str = "none",
+    image_size: int = IMAGE_SIZE,
     val_fraction: float = 0.15,
     cache_dir: str | os.PathLike | None = None,
     progress: ProgressHook | None = None,
@@ -97,17 +100,21 @@ def crossval(
     index = scan(data_dir).select(classes)
     classes = index.classes
     folds = kfold_by_groups(index.clips, k=k, val_fraction=val_fraction, seed=seed)
-    ex = extract(index.clips, cache_dir)
-    if ex.failed:
-        raise HarError(f"{len(ex.failed)} clip(s) could not be read, e.g. {ex.failed[0][1]}")
+    augment_named(augment), check_image_size(image_size)  # bad settings fail before minutes of extraction
+    ex, train_ex = training_caches(index.clips, augment, cache_dir, image_size=image_size)
+    if ex.failed or train_ex.failed:
+        failed = ex.failed or train_ex.failed
+        raise HarError(f"{len(failed)} clip(s) could not be read, e.g. {failed[0][1]}")
     out = CrossvalResult(arch, classes, k, settings={
-        "epochs_max": epochs, "batch_size": batch_size, "patience": patience, "seed": seed, "augment_flip": flip,
+        "epochs_max": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
+        "augment": {"name": augment, **augment_named(augment).as_dict()}, "image_size": image_size,
         "val_fraction": val_fraction, "clips": len(ex.clips), "data": str(Path(data_dir).resolve())})
     for i, split in enumerate(folds):
-        train_xy, val_xy, test_xy = (labelled(ex, part, classes) for part in (split.train, split.val, split.test))
+        train_xy = labelled(train_ex, split.train, classes)
+        val_xy, test_xy = (labelled(ex, part, classes) for part in (split.val, split.test))
         start = time.perf_counter()
-        res = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, flip=flip,
-                    progress=progress)
+        res = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, augment=augment,
+                    image_size=image_size, progress=progress)
         test_eval = evaluate(res.model, *test_xy, classes)
         val_eval = evaluate(res.model, *val_xy, classes)
         fold = FoldResult(i + 1, list(split.test_groups), list(split.val_groups), test_eval.accuracy, test_eval.n,

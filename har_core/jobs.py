@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .bundle import pid_alive
-from .config import settings
+from .config import IMAGE_SIZE, settings
 from .dataset import scan
 from .errors import HarError
 from .registry import ModelRegistry
@@ -56,7 +56,8 @@ class TrainRequest:
     val_groups: list[str] | None = None
     test_groups: list[str] | None = None
     test_fraction: float = 0.2
-    flip: bool = False
+    augment: str = "none"
+    image_size: int = IMAGE_SIZE
 
 
 @dataclass
@@ -95,7 +96,8 @@ class JobStatus:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "JobStatus":
-        req = TrainRequest(**data.pop("request"))
+        fields = TrainRequest.__dataclass_fields__  # a status written by an older version may hold others
+        req = TrainRequest(**{k: v for k, v in data.pop("request").items() if k in fields})
         data.pop("started_monotonic", None)
         return cls(request=req, **{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
@@ -228,8 +230,9 @@ class TrainingJobs:
             result = self._trainer(
                 req.data_dir, req.arch, out, classes=req.classes, epochs=req.epochs, batch_size=req.batch_size,
                 patience=req.patience, seed=req.seed, val_groups=req.val_groups, test_groups=req.test_groups,
-                test_fraction=req.test_fraction, flip=req.flip, overwrite=False, cache_dir=self.cache_dir,
-                progress=self._on_event, cancel=cancel, command=f"HAR Studio Train page: {req.name}")
+                test_fraction=req.test_fraction, augment=req.augment, image_size=req.image_size, overwrite=False,
+                cache_dir=self.cache_dir, progress=self._on_event, cancel=cancel,
+                command=f"HAR Studio Train page: {req.name}")
         except HarError as exc:
             self._finish(CANCELLED if cancel.is_set() else FAILED, error=str(exc))
         except Exception as exc:  # a bug: keep the server up, show it, log the traceback

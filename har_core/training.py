@@ -17,9 +17,12 @@ import keras
 import numpy as np
 
 from . import bundle as bundle_mod
+from .augment import Augment, augment_named
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH, settings
 from .dataset import Clip, ExtractResult, extract, load_cached, scan
 from .errors import HarError
+
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 256
 from .models import PAPER_PATIENCE, build
 from .splits import Split, split_by_groups
 
@@ -41,13 +44,13 @@ ProgressHook = Callable[[TrainEvent], None]
 
 
 class ClipSequence(keras.utils.PyDataset):
-    """Batches of uint8 clips read from the cache; reshuffled each epoch; optional horizontal flip."""
+    """Batches of uint8 clips read from the cache; reshuffled each epoch; augmented when asked."""
 
     def __init__(self, paths: list[Path], labels: list[int], batch_size: int, shuffle: bool, seed: int = 27,
-                 flip: bool = False):
+                 augment: Augment | None = None):
         super().__init__()
         self.paths, self.labels = list(paths), np.asarray(labels, dtype="int32")
-        self.batch_size, self.shuffle, self.flip = batch_size, shuffle, flip
+        self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.rng = np.random.default_rng(seed)
         self.order = np.arange(len(self.paths))
         if shuffle:
@@ -58,11 +61,10 @@ class ClipSequence(keras.utils.PyDataset):
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        x = np.stack([load_cached(self.paths[j]) for j in idx])
-        if self.flip:
-            mask = self.rng.random(len(idx)) < 0.5
-            x[mask] = x[mask, :, :, ::-1]
-        return x, self.labels[idx]
+        clips = (load_cached(self.paths[j]) for j in idx)
+        if self.augment is not None:
+            clips = (self.augment(c, self.rng) for c in clips)
+        return np.stack(list(clips)), self.labels[idx]
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
@@ -137,12 +139,16 @@ def train(
     patience: int | None = None,
     seed: int = 27,
     learning_rate: float = 1e-3,
-    flip: bool = False,
+    augment: str = "none",
+    image_size: int = IMAGE_SIZE,
     progress: ProgressHook | None = None,
     cancel: threading.Event | None = None,
     checkpoint: Path | None = None,
 ) -> TrainResult:
     """Fit `arch` on cached clips; the returned model holds the best validation weights seen.
+
+    `train_data` comes from the cache `training_caches` made for this `augment` (with temporal jitter it
+    holds several candidate frames per slot); `val_data` from the plain one.
 
     A cancel (the event set from any thread) stops after the current batch and still returns the best
     weights so far; with no finished epoch there are none, and that is an error.
@@ -151,10 +157,11 @@ def train(
         raise HarError("training needs clips in both the training and the validation groups")
     keras.utils.set_random_seed(seed)
     patience = patience if patience is not None else PAPER_PATIENCE.get(arch, 10)
-    model = build(arch, len(classes), SEQUENCE_LENGTH, IMAGE_SIZE)
+    model = build(arch, len(classes), SEQUENCE_LENGTH, image_size)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    train_seq = ClipSequence(*train_data, batch_size=batch_size, shuffle=True, seed=seed, flip=flip)
+    train_seq = ClipSequence(*train_data, batch_size=batch_size, shuffle=True, seed=seed,
+                             augment=augment_named(augment))
     val_seq = ClipSequence(*val_data, batch_size=max(batch_size, 16), shuffle=False)
     monitor = _Monitor(epochs, len(train_seq), patience, progress, cancel, checkpoint)
     start = time.perf_counter()
@@ -214,6 +221,25 @@ def labelled(ex: ExtractResult, clips: list[Clip], classes: list[str]) -> tuple[
     return [where[c.path] for c in kept], [classes.index(c.label) for c in kept]
 
 
+def check_image_size(size: int) -> int:
+    """Frame side the model reads: 64 is the paper's; larger shows more detail at a higher cost."""
+    if not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
+        raise HarError(f"input size {size} is out of range: choose {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} pixels")
+    return size
+
+
+def training_caches(clips: list[Clip], augment: str, cache_dir: str | os.PathLike | None = None,
+                    progress: Callable[[int, int], None] | None = None,
+                    image_size: int = IMAGE_SIZE) -> tuple[ExtractResult, ExtractResult]:
+    """The plain cache (validation, test, the figures we report) and the one training reads: the same
+    sampler run `temporal` times finer when the augmentation jitters frames in time."""
+    plain = extract(clips, cache_dir, size=image_size, progress=progress)
+    temporal = augment_named(augment).temporal
+    if temporal == 1:
+        return plain, plain
+    return plain, extract(clips, cache_dir, length=SEQUENCE_LENGTH * temporal, size=image_size, progress=progress)
+
+
 @dataclass
 class TrainJobResult:
     bundle_dir: Path
@@ -234,7 +260,8 @@ def train_and_save(
     val_groups: list[str] | None = None,
     test_groups: list[str] | None = None,
     test_fraction: float = 0.2,
-    flip: bool = False,
+    augment: str = "none",
+    image_size: int = IMAGE_SIZE,
     overwrite: bool = True,
     cache_dir: str | os.PathLike | None = None,
     progress: ProgressHook | None = None,
@@ -250,13 +277,15 @@ def train_and_save(
     classes = index.classes
     split: Split = split_by_groups(index.clips, val_groups, test_groups, test_fraction=test_fraction, seed=seed)
     emit(TrainEvent("stage", message=f"extracting {len(index.clips)} clips"))
-    ex = extract(index.clips, cache_dir, progress=lambda d, t: emit(
-        TrainEvent("stage", batch=d, batches=t, message="extracting clips")))
-    train_xy, val_xy, test_xy = (labelled(ex, part, classes) for part in (split.train, split.val, split.test))
+    augment_named(augment), check_image_size(image_size)  # bad settings fail before minutes of extraction
+    ex, train_ex = training_caches(index.clips, augment, cache_dir, progress=lambda d, t: emit(
+        TrainEvent("stage", batch=d, batches=t, message="extracting clips")), image_size=image_size)
+    train_xy = labelled(train_ex, split.train, classes)
+    val_xy, test_xy = (labelled(ex, part, classes) for part in (split.val, split.test))
     emit(TrainEvent("stage", message=f"training {arch} on {len(train_xy[0])} clips"))
     checkpoint = Path(cache_dir or settings().cache_dir) / f"checkpoint-{os.getpid()}.weights.h5"
-    result = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, flip=flip,
-                   progress=progress, cancel=cancel, checkpoint=checkpoint)
+    result = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, augment=augment,
+                   image_size=image_size, progress=progress, cancel=cancel, checkpoint=checkpoint)
     checkpoint.unlink(missing_ok=True)
     val_eval = evaluate(result.model, *val_xy, classes)
     test_eval = evaluate(result.model, *test_xy, classes) if test_xy[0] else None
@@ -270,11 +299,12 @@ def train_and_save(
         "classes": classes,
         "architecture": arch,
         "parameters": int(result.model.count_params()),
-        "sampler": bundle_mod.sampler_meta(),
+        "sampler": bundle_mod.sampler_meta(image_size=image_size),
         "training": {
             "epochs_max": epochs, "epochs_run": len(result.history), "best_epoch": result.best_epoch,
             "batch_size": batch_size, "patience": patience if patience is not None else PAPER_PATIENCE.get(arch),
-            "seed": seed, "optimizer": "adam", "learning_rate": 1e-3, "augment_flip": flip,
+            "seed": seed, "optimizer": "adam", "learning_rate": 1e-3,
+            "augment": {"name": augment, **augment_named(augment).as_dict()},
             "stopped_early": result.stopped_early, "cancelled": result.cancelled,
             "seconds": round(result.seconds, 1), "command": command, "history": result.history,
         },

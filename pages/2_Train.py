@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from har_core import ui
+from har_core.augment import AUGMENT_LABELS
 from har_core.config import settings
 from har_core.dataset import scan
 from har_core.errors import HarError
@@ -150,7 +151,13 @@ def start_form(jobs: TrainingJobs) -> None:
     batch_size = int(c3.number_input("Batch size", 1, 64, 4, key="train_batch"))
     patience = int(c4.number_input("Early-stopping patience", 1, 200, PAPER_PATIENCE.get(arch, 10),
                                    key=f"patience_{arch}", help="Default: the paper's value for this architecture"))
-    flip = st.checkbox("Augment with horizontal flips", value=False, key="train_flip")
+    a1, a2 = st.columns([3, 1])
+    augment = a1.selectbox("Training augmentation", list(AUGMENT_LABELS), format_func=AUGMENT_LABELS.get,
+                           key="train_augment", help="Varies the training clips each epoch; validation and test "
+                           "clips are never augmented.")
+    image_size = a2.selectbox("Frame size (pixels)", [64, 96, 128], key="train_size",
+                              help="64 is the paper's. Larger frames show more detail; a 96-pixel model trains "
+                              "about twice as long.")
     groups = sorted({g for c in classes for g in summary[c]["groups"]})
     protocol = st.radio("Held-out groups", ["random", "explicit"], horizontal=True, key="train_protocol",
                         format_func={"random": "Random groups (seeded)", "explicit": "Choose groups"}.get)
@@ -179,7 +186,8 @@ def start_form(jobs: TrainingJobs) -> None:
             jobs.start(TrainRequest(name=name.strip(), arch=arch, data_dir=data_dir, classes=classes,
                                     epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
                                     val_groups=val_groups, test_groups=test_groups,
-                                    test_fraction=test_fraction, flip=flip))
+                                    test_fraction=test_fraction, augment=augment,
+                                    image_size=image_size))
             st.rerun()
     if running:
         st.caption("A training job is running (below); a new one can start when it ends.")
@@ -259,6 +267,8 @@ def comparison() -> None:
             "model": b.name,
             "architecture": str(meta.get("architecture", "?")).upper(),
             "classes": len(meta.get("classes", [])),
+            "input": "{sequence_length} frames × {image_size} px".format(**meta["sampler"]),
+            "augmentation": (training.get("augment") or {}).get("name", "none"),
             "accuracy (protocol)": ui.headline_metric(meta) or "not measured",
             "parameters": meta.get("parameters"),
             "training time (s)": training.get("seconds"),

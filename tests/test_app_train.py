@@ -58,6 +58,8 @@ def test_train_a_model_end_to_end(env: Path) -> None:
     at.selectbox(key="train_arch").set_value("lrcn").run()
     assert at.number_input(key="patience_lrcn").value == 15  # the paper's patience for LRCN
     at.number_input(key="train_epochs").set_value(2)
+    assert at.selectbox(key="train_augment").value == "none"  # the paper's, unless asked
+    at.selectbox(key="train_augment").set_value("flip")
     at.text_input(key="train_name").set_value("tiny")
     at.button(key="train_start").click().run()
     assert not texts(at, "error"), texts(at, "error")
@@ -75,6 +77,7 @@ def test_train_a_model_end_to_end(env: Path) -> None:
     assert (env / "tiny" / "model.keras").is_file()
     meta = json.loads((env / "tiny" / "model.json").read_text())
     assert meta["training"]["epochs_run"] == 2 and meta["architecture"] == "lrcn"
+    assert meta["training"]["augment"]["name"] == "flip"
     table = at.dataframe[-1].value
     assert list(table["model"]) == ["tiny"] and table["architecture"][0] == "LRCN"
     assert "test accuracy" in table["accuracy (protocol)"][0]

@@ -1,5 +1,5 @@
-"""The bundles shipped in weights/: they load, their model.json says what they contain, and the shipped
-LRCN still scores what model.json claims on its held-out groups of the real data."""
+"""The bundles shipped in weights/: they load, their model.json says what they contain, and each still
+scores what its model.json claims on its held-out groups of the real data."""
 from __future__ import annotations
 
 import statistics
@@ -57,15 +57,16 @@ def test_metrics_name_their_protocol_and_never_saw_their_test_groups(name: str) 
 
 
 @pytest.mark.realdata
-def test_shipped_lrcn_reproduces_its_test_accuracy_on_held_out_groups(shared_data: Path) -> None:
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_reproduces_its_test_accuracy_on_held_out_groups(name: str, shared_data: Path) -> None:
     from har_core.dataset import extract, scan
     from har_core.training import evaluate
 
-    bundle = load_bundle(WEIGHTS / "lrcn")
+    bundle = load_bundle(WEIGHTS / name)
     test = bundle.meta["metrics"]["test"]
     clips = [c for c in scan(shared_data).select(bundle.classes).clips if c.group in test["held_out_groups"]]
     ex = extract(clips)
     assert len(ex.clips) == test["n"]
     ev = evaluate(bundle.model, ex.paths, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
-    assert ev.accuracy >= 0.6, "the shipped LRCN no longer recognises clips from groups it never saw (chance: 25%)"
+    assert ev.accuracy >= 0.6, f"{name} no longer recognises clips from groups it never saw (chance: 25%)"
     assert abs(ev.accuracy - test["accuracy"]) * ev.n <= 2, "model.json's test accuracy is not what these weights give"

@@ -71,3 +71,27 @@ def test_score_precision_recall_and_confusion():
     assert ev.confusion == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
     assert ev.per_class["b"] == {"precision": pytest.approx(2 / 3), "recall": 1.0, "support": 2}
     assert ev.per_class["c"]["recall"] == 0.0
+
+
+def test_a_larger_input_size_is_trained_recorded_and_used_by_prediction(synth_data, tmp_path, right_video):
+    from har_core.bundle import load_bundle
+    from har_core.inference import annotate, classify
+    from har_core.training import train_and_save
+
+    train_and_save(synth_data, "lrcn", tmp_path / "big", epochs=1, patience=1, image_size=96,
+                   val_groups=["g03"], test_groups=["g04"])
+    bundle = load_bundle(tmp_path / "big")
+    assert bundle.image_size == 96 and bundle.model.input_shape[1:] == (20, 96, 96, 3)
+    prediction, _ = classify(bundle, right_video)
+    assert prediction.label in CLASSES
+    annotate(bundle, right_video, tmp_path / "out.mp4")
+    assert (tmp_path / "out.mp4").stat().st_size > 0
+
+
+@pytest.mark.parametrize("size", [16, 1024])
+def test_an_input_size_out_of_range_is_refused_before_any_work(synth_data, tmp_path, size):
+    from har_core.training import train_and_save
+
+    with pytest.raises(HarError, match=f"input size {size} is out of range"):
+        train_and_save(synth_data, "lrcn", tmp_path / "x", epochs=1, image_size=size)
+    assert not (tmp_path / "x").exists()
