@@ -70,3 +70,26 @@ def test_shipped_model_reproduces_its_test_accuracy_on_held_out_groups(name: str
     ev = evaluate(bundle.model, ex.paths, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
     assert ev.accuracy >= 0.6, f"{name} no longer recognises clips from groups it never saw (chance: 25%)"
     assert abs(ev.accuracy - test["accuracy"]) * ev.n <= 2, "model.json's test accuracy is not what these weights give"
+
+
+def _figures(meta: dict) -> list[str]:
+    """The test accuracy and the k-fold mean ± std as the app writes them."""
+    from har_core.ui import _percent
+
+    test, cv = meta["metrics"]["test"], meta["metrics"]["crossval"]
+    return [_percent(test["accuracy"]), _percent(cv["mean"], cv["std"])]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_readmes_and_home_page_show_the_numbers_in_model_json(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    figures = _figures(read_meta(WEIGHTS / name))
+    for readme, marker in ((PROJECT_DIR / "README.md", f"`weights/{name}`"), (WEIGHTS / "README.md", f"`{name}`")):
+        rows = [line for line in readme.read_text().splitlines() if line.startswith(f"| {marker}")]
+        assert len(rows) == 1, f"{readme.name} needs one table row for {marker}"
+        assert all(f in rows[0] for f in figures), f"{readme.name} disagrees with {name}/model.json: {figures}"
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(WEIGHTS))
+    at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60).run()
+    shown = [" ".join(map(str, df.value["accuracy"])) for df in at.dataframe]
+    assert any(all(f in s for f in figures) for s in shown), f"Home does not show {figures} for {name}"
