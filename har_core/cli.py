@@ -17,7 +17,7 @@ from .errors import HarError
 
 
 # The names in har_core.models.ARCHITECTURES, listed here so that parsing and --help need no Keras.
-ARCH_CHOICES = ("lrcn", "convlstm", "lrcn_dropout")
+ARCH_CHOICES = ("lrcn", "convlstm")
 
 
 def _err(msg: str) -> None:

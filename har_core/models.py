@@ -32,13 +32,11 @@ def build_convlstm(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int =
     return keras.Model(inputs, outputs, name="convlstm")
 
 
-def build_lrcn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE,
-               head_dropout: float = 0.0) -> keras.Model:
+def build_lrcn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE) -> keras.Model:
     """The paper's LRCN: per-frame CNN 16/32/64/64, LSTM 32, 73,060 parameters for four classes.
 
     Everything before the LSTM is per frame (TimeDistributed), which lets inference compute each
-    frame's features once (see inference.split_frame_encoder). `head_dropout` (0 in the paper) drops
-    frame features on their way into the LSTM and the LSTM's output on its way to the classifier.
+    frame's features once (see inference.split_frame_encoder).
     """
     inputs = _input(seq_len, size)
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
@@ -48,28 +46,18 @@ def build_lrcn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMA
         if drop:
             x = layers.TimeDistributed(layers.Dropout(0.25))(x)
     x = layers.TimeDistributed(layers.Flatten())(x)
-    if head_dropout:
-        x = layers.Dropout(head_dropout, name="feature_dropout")(x)
     x = layers.LSTM(32)(x)
-    if head_dropout:
-        x = layers.Dropout(head_dropout, name="lstm_dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="lrcn")
-
-
-def build_lrcn_dropout(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE) -> keras.Model:
-    """The paper's LRCN with dropout 0.5 around its LSTM: the same 73,060 parameters, regularised."""
-    return build_lrcn(num_classes, seq_len, size, head_dropout=0.5)
 
 
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
     "convlstm": build_convlstm,
     "lrcn": build_lrcn,
-    "lrcn_dropout": build_lrcn_dropout,
 }
 
-# Early-stopping patience the paper used for each architecture (its LRCN's for the LRCN variant).
-PAPER_PATIENCE = {"convlstm": 10, "lrcn": 15, "lrcn_dropout": 15}
+# Early-stopping patience the paper used for each architecture.
+PAPER_PATIENCE = {"convlstm": 10, "lrcn": 15}
 
 
 def build(arch: str, num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE) -> keras.Model:

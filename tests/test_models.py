@@ -38,22 +38,6 @@ def test_lrcn_layers_match_the_paper():
     assert next(l for l in m.layers if isinstance(l, keras.layers.LSTM)).units == 32
 
 
-def test_lrcn_dropout_is_the_lrcn_with_dropout_around_its_lstm():
-    import keras
-
-    from har_core.inference import split_frame_encoder
-
-    paper, variant = build("lrcn", 4), build("lrcn_dropout", 4)
-    assert variant.count_params() == paper.count_params() == 73_060
-    kinds = [type(l).__name__ for l in variant.layers]
-    assert kinds[kinds.index("LSTM") - 1] == kinds[kinds.index("LSTM") + 1] == "Dropout"
-    assert [l.rate for l in variant.layers if isinstance(l, keras.layers.Dropout)] == [0.5, 0.5]
-    clip = np.random.default_rng(0).integers(0, 256, (1, 20, 64, 64, 3), dtype=np.uint8)
-    split = split_frame_encoder(variant)  # prediction still computes each frame's features once
-    feats = np.asarray(split.encoder.predict_on_batch(clip[0]))[None]
-    assert np.allclose(split.head.predict_on_batch(feats), variant.predict_on_batch(clip), atol=1e-5)
-
-
 def test_models_take_uint8_and_rescale_inside():
     m = build("lrcn", 3)
     assert m.inputs[0].dtype == "uint8"
