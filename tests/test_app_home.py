@@ -38,6 +38,7 @@ def test_home_lists_models_with_accuracy_and_protocol(synth_bundle: Path, synth_
     assert at.title[0].value.endswith("HAR Studio")
     assert "synth_lrcn" in texts(at)
     assert all(f"`{c}`" in texts(at) for c in meta["classes"])
+    assert "Training augmentation: none (the paper's)" in texts(at)
     table = at.dataframe[0].value
     rows = {r["metric"]: r for r in table.to_dict("records")}
     test = meta["metrics"]["test"]
