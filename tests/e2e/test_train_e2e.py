@@ -18,6 +18,13 @@ SLOW_MS = 480000  # the first epoch traces TensorFlow functions: minutes on a bu
 POINTS = ".js-plotly-plot .scatterlayer .trace .points path.point"
 
 
+def points_above(page: object, n: int) -> int:
+    """Wait until the curves show more than `n` markers and return how many, counted in the same moment:
+    a separate count could catch Streamlit redrawing the charts and see none."""
+    js = f"() => {{ const k = document.querySelectorAll('{POINTS}').length; return k > {n} ? k : false; }}"
+    return int(page.wait_for_function(js, timeout=SLOW_MS).json_value())  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def train_server(tmp_path: Path, synth_data: Path) -> Iterator[AppServer]:
     weights = tmp_path / "weights"
@@ -44,11 +51,9 @@ def test_train_short_job_with_live_curves(browser: object, train_server: AppServ
     wait_idle(page)
     page.get_by_role("button", name="Start training").click()
 
-    page.wait_for_function(f"document.querySelectorAll('{POINTS}').length > 0", timeout=SLOW_MS)
-    early = page.locator(POINTS).count()
+    early = points_above(page, 0)
     assert early < 4 * EPOCHS, "the job had ended before the page first showed its curves"
-    page.wait_for_function(f"document.querySelectorAll('{POINTS}').length > {early}", timeout=SLOW_MS)
-    later = page.locator(POINTS).count()
+    later = points_above(page, early)
     # 2 charts x 2 traces, one marker per finished epoch: the curves grew while the job ran
     assert early % 4 == 0 and later % 4 == 0 and 4 <= early < later <= 4 * EPOCHS, (early, later)
 
