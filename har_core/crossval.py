@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .bundle import META_FILE, read_meta
 from .augment import augment_named
+from .bundle import META_FILE, read_meta
+from .config import IMAGE_SIZE
 from .dataset import scan
 from .errors import HarError
 from .splits import kfold_by_groups
-from .config import IMAGE_SIZE
 from .training import ProgressHook, check_image_size, evaluate, labelled, train, training_caches
 
 

@@ -21,10 +21,10 @@ from .augment import Augment, augment_named
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH, settings
 from .dataset import Clip, ExtractResult, extract, load_cached, scan
 from .errors import HarError
-
-MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 256
 from .models import PAPER_PATIENCE, build
 from .splits import Split, split_by_groups
+
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 256  # frame sides --size accepts; 64 is the paper's
 
 
 @dataclass
