@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from har_core import ui
-from har_core.augment import AUGMENT_LABELS
+from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.config import PROJECT_DIR, settings
 from har_core.dataset import scan
 from har_core.errors import HarError
@@ -48,7 +48,7 @@ for listing in listings:
                     f"{meta.get('parameters', '?'):,} parameters" if isinstance(meta.get("parameters"), int)
                     else f"**{listing.name}** · {str(meta.get('architecture', '?')).upper()}")
         st.markdown("Classes: " + " ".join(f"`{c}`" for c in meta["classes"]))
-        augment = meta.get("training", {}).get("augment", {}).get("name")
+        augment = recorded(meta)
         if augment:
             st.caption(f"Training augmentation: {AUGMENT_LABELS.get(augment, augment)}")
         rows = ui.metric_rows(meta)

@@ -78,3 +78,13 @@ def augment_named(name: str) -> Augment:
     if name not in AUGMENTS:
         raise HarError(f"unknown augmentation {name!r}; choose from {', '.join(AUGMENTS)}")
     return AUGMENTS[name]
+
+
+def record(name: str) -> dict[str, Any]:
+    """How model.json and a cross-validation's settings record an augmentation: the preset and its values."""
+    return {"name": name, **augment_named(name).as_dict()}
+
+
+def recorded(meta: dict[str, Any]) -> str | None:
+    """The preset a bundle's model.json says it was trained with; None where it was not recorded."""
+    return ((meta.get("training") or {}).get("augment") or {}).get("name")

@@ -212,6 +212,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("data_dir")
     sp.add_argument("--cache", default=None, help="cache folder (default: HAR_CACHE_DIR or ~/.cache/har_studio)")
     sp.add_argument("--classes", nargs="+", default=None)
+
     def add_training(name: str, help_: str) -> argparse.ArgumentParser:
         """A command that trains: the data, architecture and training settings train and crossval share."""
         sp = add(name, help_)

@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .augment import augment_named
+from .augment import record
 from .bundle import META_FILE, read_meta
 from .config import IMAGE_SIZE
 from .dataset import scan
 from .errors import HarError
 from .splits import kfold_by_groups
-from .training import ProgressHook, check_image_size, evaluate, labelled, train, training_caches
+from .training import ProgressHook, evaluate, labelled, train, training_caches
 
 
 @dataclass(frozen=True)
@@ -100,14 +100,13 @@ def crossval(
     index = scan(data_dir).select(classes)
     classes = index.classes
     folds = kfold_by_groups(index.clips, k=k, val_fraction=val_fraction, seed=seed)
-    augment_named(augment), check_image_size(image_size)  # bad settings fail before minutes of extraction
     ex, train_ex = training_caches(index.clips, augment, cache_dir, image_size=image_size)
     if ex.failed or train_ex.failed:
         failed = ex.failed or train_ex.failed
         raise HarError(f"{len(failed)} clip(s) could not be read, e.g. {failed[0][1]}")
     out = CrossvalResult(arch, classes, k, settings={
         "epochs_max": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
-        "augment": {"name": augment, **augment_named(augment).as_dict()}, "image_size": image_size,
+        "augment": record(augment), "image_size": image_size,
         "val_fraction": val_fraction, "clips": len(ex.clips), "data": str(Path(data_dir).resolve())})
     for i, split in enumerate(folds):
         train_xy = labelled(train_ex, split.train, classes)

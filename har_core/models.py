@@ -1,4 +1,4 @@
-"""Model builders, paper-faithful layer by layer, plus a registry of named variants.
+"""Model builders, paper-faithful layer by layer, and the registry of architectures to train by name.
 
 Every model takes uint8 clips (batch, frames, size, size, 3) and rescales to [0, 1] itself, so no
 float copy of a dataset is ever made. Keras 3 API only: the same code runs on any Keras backend.

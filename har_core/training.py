@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from . import bundle as bundle_mod
-from .augment import Augment, augment_named
+from .augment import Augment, augment_named, record
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH, settings
 from .dataset import Clip, ExtractResult, extract, load_cached, scan
 from .errors import HarError
@@ -221,20 +221,23 @@ def labelled(ex: ExtractResult, clips: list[Clip], classes: list[str]) -> tuple[
     return [where[c.path] for c in kept], [classes.index(c.label) for c in kept]
 
 
-def check_image_size(size: int) -> int:
+def check_image_size(size: int) -> None:
     """Frame side the model reads: 64 is the paper's; larger shows more detail at a higher cost."""
     if not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
         raise HarError(f"input size {size} is out of range: choose {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} pixels")
-    return size
 
 
 def training_caches(clips: list[Clip], augment: str, cache_dir: str | os.PathLike | None = None,
                     progress: Callable[[int, int], None] | None = None,
                     image_size: int = IMAGE_SIZE) -> tuple[ExtractResult, ExtractResult]:
     """The plain cache (validation, test, the figures we report) and the one training reads: the same
-    sampler run `temporal` times finer when the augmentation jitters frames in time."""
-    plain = extract(clips, cache_dir, size=image_size, progress=progress)
+    sampler run `temporal` times finer when the augmentation jitters frames in time.
+
+    Bad settings (an unknown augmentation, a size out of range) fail here, before minutes of extraction.
+    """
     temporal = augment_named(augment).temporal
+    check_image_size(image_size)
+    plain = extract(clips, cache_dir, size=image_size, progress=progress)
     if temporal == 1:
         return plain, plain
     return plain, extract(clips, cache_dir, length=SEQUENCE_LENGTH * temporal, size=image_size, progress=progress)
@@ -277,7 +280,6 @@ def train_and_save(
     classes = index.classes
     split: Split = split_by_groups(index.clips, val_groups, test_groups, test_fraction=test_fraction, seed=seed)
     emit(TrainEvent("stage", message=f"extracting {len(index.clips)} clips"))
-    augment_named(augment), check_image_size(image_size)  # bad settings fail before minutes of extraction
     ex, train_ex = training_caches(index.clips, augment, cache_dir, progress=lambda d, t: emit(
         TrainEvent("stage", batch=d, batches=t, message="extracting clips")), image_size=image_size)
     train_xy = labelled(train_ex, split.train, classes)
@@ -304,7 +306,7 @@ def train_and_save(
             "epochs_max": epochs, "epochs_run": len(result.history), "best_epoch": result.best_epoch,
             "batch_size": batch_size, "patience": patience if patience is not None else PAPER_PATIENCE.get(arch),
             "seed": seed, "optimizer": "adam", "learning_rate": 1e-3,
-            "augment": {"name": augment, **augment_named(augment).as_dict()},
+            "augment": record(augment),
             "stopped_early": result.stopped_early, "cancelled": result.cancelled,
             "seconds": round(result.seconds, 1), "command": command, "history": result.history,
         },

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from har_core import ui
-from har_core.augment import AUGMENT_LABELS
+from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.config import settings
 from har_core.dataset import scan
 from har_core.errors import HarError
@@ -268,7 +268,7 @@ def comparison() -> None:
             "architecture": str(meta.get("architecture", "?")).upper(),
             "classes": len(meta.get("classes", [])),
             "input": "{sequence_length} frames × {image_size} px".format(**meta["sampler"]),
-            "augmentation": (training.get("augment") or {}).get("name", "none"),
+            "augmentation": recorded(meta) or "none",
             "accuracy (protocol)": ui.headline_metric(meta) or "not measured",
             "parameters": meta.get("parameters"),
             "training time (s)": training.get("seconds"),
