@@ -101,7 +101,7 @@ def accuracy_of(entry: dict[str, Any]) -> float | None:
 def format_metric(name: str, entry: dict[str, Any]) -> str:
     """One line: '87.5% test accuracy on 40 clips — <protocol>'. Never a number without its protocol."""
     acc = accuracy_of(entry)
-    head = _percent(acc, entry.get("std"))
+    head = percent(acc, entry.get("std"))
     what = f"{name} accuracy"
     n = entry.get("n")
     if isinstance(n, int):
@@ -115,7 +115,7 @@ def format_metric(name: str, entry: dict[str, Any]) -> str:
     return f"{head} {what} — {protocol}"
 
 
-def _percent(acc: float | None, std: Any = None) -> str:
+def percent(acc: float | None, std: Any = None) -> str:
     """'72.0%', or '72.0% ± 13.5' for a k-fold mean with its spread over folds."""
     if acc is None:
         return "n/a"
@@ -135,7 +135,7 @@ def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
         held = entry.get("held_out_groups")
         rows.append({
             "metric": name,
-            "accuracy": _percent(acc, entry.get("std")),
+            "accuracy": percent(acc, entry.get("std")),
             "clips": entry.get("n"),
             "held-out groups": ", ".join(map(str, held)) if isinstance(held, list) else "",
             "protocol": entry.get("protocol") or "not recorded",
@@ -159,9 +159,16 @@ def headline_metric(meta: dict[str, Any]) -> str | None:
     return format_metric(*found) if found else None
 
 
-def _headline_accuracy(meta: dict[str, Any]) -> float:
+def ranking_accuracy(meta: dict[str, Any]) -> float:
+    """What the model menus rank by: the k-fold mean over groups when one was measured, since it averages
+    several held-out splits; else the headline accuracy; -1 for a bundle with no measurement."""
+    crossval = (meta.get("metrics") or {}).get("crossval")
+    mean = accuracy_of(crossval) if isinstance(crossval, dict) else None
+    if mean is not None:
+        return mean
     found = _headline(meta)
-    return accuracy_of(found[1]) if found else -1.0  # type: ignore[return-value]
+    headline = accuracy_of(found[1]) if found else None
+    return -1.0 if headline is None else headline
 
 
 def model_label(listing: BundleListing) -> str:
@@ -186,9 +193,10 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
-    best = max(range(len(usable)), key=lambda i: _headline_accuracy(usable[i].meta or {}))
+    best = max(range(len(usable)), key=lambda i: ranking_accuracy(usable[i].meta or {}))
     name = st.selectbox(label, names, index=best, key=key, format_func=lambda n: model_label(by_name[n]),
-                        help="The most accurate model is chosen first.")
+                        help="The model with the best k-fold accuracy over groups (else test accuracy) is "
+                             "chosen first.")
     meta = by_name[name].meta or {}
     line = headline_metric(meta)
     st.caption(f"Classes: {', '.join(meta.get('classes', []))}" + (f"  \nMeasured: {line}" if line else

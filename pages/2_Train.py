@@ -103,7 +103,7 @@ def show_result(status: JobStatus) -> None:
 
 
 jobs = training_jobs(str(settings().weights_dir))
-st.title("Train a model")
+st.title(":material/model_training: Train")
 st.caption("ConvLSTM or LRCN as in the paper, but split by UCF50 groups so no source video is on both sides.")
 
 interrupted = jobs.interrupted()

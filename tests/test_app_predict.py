@@ -75,6 +75,20 @@ def test_no_model_is_a_clear_empty_state(tmp_path: Path, monkeypatch: pytest.Mon
     assert not at.radio and not at.file_uploader
 
 
+def test_menu_starts_at_the_best_k_fold_mean(synth_bundle: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lucky test split does not outrank a better mean over folds; a bundle with no measurement ranks last."""
+    metrics = {"lucky": {"test": {"accuracy": 0.95, "n": 40}, "crossval": {"mean": 0.70, "std": 0.2, "k": 5}},
+               "steady": {"test": {"accuracy": 0.80, "n": 40}, "crossval": {"mean": 0.78, "std": 0.03, "k": 5}},
+               "unmeasured": {}}
+    for name, measured in metrics.items():
+        shutil.copytree(synth_bundle, tmp_path / name)
+        meta_file = tmp_path / name / "model.json"
+        meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "metrics": measured}))
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(tmp_path))
+    assert run_page().selectbox(key="predict_model").value == "steady"
+
+
 def test_upload_is_annotated_and_labelled(weights: Path, right_video: Path) -> None:
     at = run_page()
     protocol = json.loads((weights / "synth_lrcn" / "model.json").read_text())["metrics"]["test"]["protocol"]

@@ -74,10 +74,10 @@ def test_shipped_model_reproduces_its_test_accuracy_on_held_out_groups(name: str
 
 def _figures(meta: dict) -> list[str]:
     """The test accuracy and the k-fold mean ± std as the app writes them."""
-    from har_core.ui import _percent
+    from har_core.ui import percent
 
     test, cv = meta["metrics"]["test"], meta["metrics"]["crossval"]
-    return [_percent(test["accuracy"]), _percent(cv["mean"], cv["std"])]
+    return [percent(test["accuracy"]), percent(cv["mean"], cv["std"])]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
