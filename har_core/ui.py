@@ -8,7 +8,7 @@ are found by Streamlit from their file names. Each page script starts with `ui.p
 because of user input in `with ui.user_errors():` so a HarError becomes one st.error line and the rest of
 the page keeps working. Nothing here imports TensorFlow/Keras until a model is actually loaded.
 
-Stable API: page_setup, registry, load_model, model_picker, model_label, metric_rows, format_metric,
+Stable API: page_setup, registry, load_model, model_picker, model_label, metric_rows, format_metric, percent,
 device_label, session_folder, user_errors, PAGES.
 """
 from __future__ import annotations
@@ -159,7 +159,7 @@ def headline_metric(meta: dict[str, Any]) -> str | None:
     return format_metric(*found) if found else None
 
 
-def ranking_accuracy(meta: dict[str, Any]) -> float:
+def _ranking_accuracy(meta: dict[str, Any]) -> float:
     """What the model menus rank by: the k-fold mean over groups when one was measured, since it averages
     several held-out splits; else the headline accuracy; -1 for a bundle with no measurement."""
     crossval = (meta.get("metrics") or {}).get("crossval")
@@ -193,15 +193,26 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
-    best = max(range(len(usable)), key=lambda i: ranking_accuracy(usable[i].meta or {}))
+    best = max(range(len(usable)), key=lambda i: _ranking_accuracy(usable[i].meta or {}))
     name = st.selectbox(label, names, index=best, key=key, format_func=lambda n: model_label(by_name[n]),
                         help="The model with the best k-fold accuracy over groups (else test accuracy) is "
                              "chosen first.")
     meta = by_name[name].meta or {}
-    line = headline_metric(meta)
-    st.caption(f"Classes: {', '.join(meta.get('classes', []))}" + (f"  \nMeasured: {line}" if line else
-                                                                   "  \nNo measured accuracy recorded."))
+    measured = "  \n".join(f"Measured: {line}" for line in _measured_lines(meta)) or "No measured accuracy recorded."
+    st.caption(f"Classes: {', '.join(meta.get('classes', []))}  \n{measured}")
     return name
+
+
+def _measured_lines(meta: dict[str, Any]) -> list[str]:
+    """The headline metric and, since the menu ranks by it, the k-fold mean too: each line with its protocol."""
+    found = _headline(meta)
+    if found is None:
+        return []
+    lines = [format_metric(*found)]
+    crossval = (meta.get("metrics") or {}).get("crossval")
+    if found[0] != "crossval" and isinstance(crossval, dict) and accuracy_of(crossval) is not None:
+        lines.append(format_metric("k-fold", crossval))
+    return lines
 
 
 def device_label() -> str:
