@@ -132,15 +132,35 @@ def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(entry, dict):
             continue
         acc = accuracy_of(entry)
-        held = entry.get("held_out_groups")
+        clips, held = _held_out(entry)
         rows.append({
             "metric": name,
             "accuracy": percent(acc, entry.get("std")),
-            "clips": entry.get("n"),
-            "held-out groups": ", ".join(map(str, held)) if isinstance(held, list) else "",
+            "clips": clips,
+            "held-out groups": held,
             "protocol": entry.get("protocol") or "not recorded",
         })
     return rows
+
+
+def _held_out(entry: dict[str, Any]) -> tuple[int | None, str]:
+    """How many clips a metric was measured on, and on which groups. A k-fold run records them per fold:
+    each group is held out by one fold, so its clips add up over the folds."""
+    folds = [f for f in entry.get("folds") or [] if isinstance(f, dict)]
+    if folds:
+        groups = sorted({str(g) for f in folds for g in f.get("test_groups") or []})
+        clips = sum(f["n"] for f in folds if isinstance(f.get("n"), int))
+        return clips or None, f"each of {_group_list(groups)} by one of {len(folds)} folds" if groups else ""
+    held = entry.get("held_out_groups")
+    return entry.get("n"), ", ".join(map(str, held)) if isinstance(held, list) else ""
+
+
+def _group_list(groups: list[str]) -> str:
+    """'g01–g23' for an unbroken run of UCF50 groups, else the groups one by one."""
+    numbers = [int(g[1:]) for g in groups if g[:1] == "g" and g[1:].isdigit()]
+    if len(groups) > 2 and numbers == list(range(numbers[0], numbers[0] + len(groups))):
+        return f"{groups[0]}–{groups[-1]}"
+    return ", ".join(groups)
 
 
 def _headline(meta: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:

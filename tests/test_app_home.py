@@ -56,7 +56,9 @@ def test_home_shows_crossval_and_broken_bundles(synth_bundle: Path, tmp_path: Pa
     weights = tmp_path / "weights"
     shutil.copytree(synth_bundle, weights / "cv_model")
     meta = json.loads((weights / "cv_model" / "model.json").read_text())
-    meta["metrics"]["crossval"] = {"mean": 0.8125, "std": 0.05, "k": 5, "protocol": "5-fold over groups"}
+    folds = [{"fold": 1, "test_groups": ["g03", "g01"], "n": 7}, {"fold": 2, "test_groups": ["g02"], "n": 5}]
+    meta["metrics"]["crossval"] = {"mean": 0.8125, "std": 0.05, "k": 2, "protocol": "2-fold over groups",
+                                   "folds": folds}
     (weights / "cv_model" / "model.json").write_text(json.dumps(meta))
     (weights / "broken").mkdir()
     (weights / "broken" / "model.json").write_text("{}")
@@ -64,7 +66,9 @@ def test_home_shows_crossval_and_broken_bundles(synth_bundle: Path, tmp_path: Pa
     at = run_home()
     rows = {r["metric"]: r for r in at.dataframe[0].value.to_dict("records")}
     assert rows["crossval"]["accuracy"] == "81.2% ± 5.0"
-    assert rows["crossval"]["protocol"] == "5-fold over groups"
+    assert rows["crossval"]["protocol"] == "2-fold over groups"
+    assert rows["crossval"]["clips"] == 12
+    assert rows["crossval"]["held-out groups"] == "each of g01–g03 by one of 2 folds"
     assert any("broken is incomplete" in e.value for e in at.error)
 
 
