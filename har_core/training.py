@@ -18,7 +18,7 @@ import numpy as np
 
 from . import bundle as bundle_mod
 from .augment import Augment, augment_named, record
-from .config import IMAGE_SIZE, SEQUENCE_LENGTH, settings
+from .config import IMAGE_SIZE, SEQUENCE_LENGTH
 from .dataset import Clip, ExtractResult, extract, load_cached, scan
 from .errors import HarError
 from .models import PAPER_PATIENCE, build
@@ -75,10 +75,10 @@ class _Monitor(keras.callbacks.Callback):
     """Publishes progress, keeps the best weights (lowest val_loss), stops on cancel or patience."""
 
     def __init__(self, epochs: int, batches: int, patience: int, progress: ProgressHook | None,
-                 cancel: threading.Event | None, checkpoint: Path | None):
+                 cancel: threading.Event | None):
         super().__init__()
         self.epochs, self.batches, self.patience = epochs, batches, patience
-        self.progress, self.cancel, self.checkpoint = progress, cancel, checkpoint
+        self.progress, self.cancel = progress, cancel
         self.best_loss, self.best_epoch, self.best_weights = math.inf, -1, None
         self.wait, self.history, self.cancelled, self.stopped_early = 0, [], False, False
         self._epoch = 0
@@ -106,8 +106,6 @@ class _Monitor(keras.callbacks.Callback):
         if loss < self.best_loss:
             self.best_loss, self.best_epoch, self.wait = loss, epoch + 1, 0
             self.best_weights = self.model.get_weights()
-            if self.checkpoint is not None:
-                self.model.save_weights(self.checkpoint)
         else:
             self.wait += 1
             if self.wait >= self.patience:
@@ -143,7 +141,6 @@ def train(
     image_size: int = IMAGE_SIZE,
     progress: ProgressHook | None = None,
     cancel: threading.Event | None = None,
-    checkpoint: Path | None = None,
 ) -> TrainResult:
     """Fit `arch` on cached clips; the returned model holds the best validation weights seen.
 
@@ -163,7 +160,7 @@ def train(
     train_seq = ClipSequence(*train_data, batch_size=batch_size, shuffle=True, seed=seed,
                              augment=augment_named(augment))
     val_seq = ClipSequence(*val_data, batch_size=max(batch_size, 16), shuffle=False)
-    monitor = _Monitor(epochs, len(train_seq), patience, progress, cancel, checkpoint)
+    monitor = _Monitor(epochs, len(train_seq), patience, progress, cancel)
     start = time.perf_counter()
     model.fit(train_seq, validation_data=val_seq, epochs=epochs, callbacks=[monitor], verbose=0)
     if monitor.best_weights is None:
@@ -285,10 +282,8 @@ def train_and_save(
     train_xy = labelled(train_ex, split.train, classes)
     val_xy, test_xy = (labelled(ex, part, classes) for part in (split.val, split.test))
     emit(TrainEvent("stage", message=f"training {arch} on {len(train_xy[0])} clips"))
-    checkpoint = Path(cache_dir or settings().cache_dir) / f"checkpoint-{os.getpid()}.weights.h5"
     result = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, augment=augment,
-                   image_size=image_size, progress=progress, cancel=cancel, checkpoint=checkpoint)
-    checkpoint.unlink(missing_ok=True)
+                   image_size=image_size, progress=progress, cancel=cancel)
     val_eval = evaluate(result.model, *val_xy, classes)
     test_eval = evaluate(result.model, *test_xy, classes) if test_xy[0] else None
     metrics = {"validation": {"accuracy": val_eval.accuracy, "n": val_eval.n, "protocol": "validation groups "
