@@ -179,16 +179,21 @@ def headline_metric(meta: dict[str, Any]) -> str | None:
     return format_metric(*found) if found else None
 
 
+def _crossval(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """A bundle's k-fold entry, where one with a measured mean was recorded."""
+    entry = (meta.get("metrics") or {}).get("crossval")
+    return entry if isinstance(entry, dict) and accuracy_of(entry) is not None else None
+
+
 def _ranking_accuracy(meta: dict[str, Any]) -> float:
     """What the model menus rank by: the k-fold mean over groups when one was measured, since it averages
     several held-out splits; else the headline accuracy; -1 for a bundle with no measurement."""
-    crossval = (meta.get("metrics") or {}).get("crossval")
-    mean = accuracy_of(crossval) if isinstance(crossval, dict) else None
-    if mean is not None:
-        return mean
-    found = _headline(meta)
-    headline = accuracy_of(found[1]) if found else None
-    return -1.0 if headline is None else headline
+    entry = _crossval(meta)
+    if entry is None:
+        found = _headline(meta)
+        entry = found[1] if found else {}
+    accuracy = accuracy_of(entry)
+    return -1.0 if accuracy is None else accuracy
 
 
 def model_label(listing: BundleListing) -> str:
@@ -229,8 +234,8 @@ def _measured_lines(meta: dict[str, Any]) -> list[str]:
     if found is None:
         return []
     lines = [format_metric(*found)]
-    crossval = (meta.get("metrics") or {}).get("crossval")
-    if found[0] != "crossval" and isinstance(crossval, dict) and accuracy_of(crossval) is not None:
+    crossval = _crossval(meta)
+    if found[0] != "crossval" and crossval is not None:
         lines.append(format_metric("k-fold", crossval))
     return lines
 
