@@ -195,6 +195,12 @@ class ModelBundle:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def threshold(self) -> float | None:
+        """Best-known-class probability below which a clip is 'no known activity' (None: no open set)."""
+        value = (self.meta.get("open_set") or {}).get("threshold")
+        return None if value is None else float(value)
+
 
 def load_bundle(bundle_dir: str | os.PathLike) -> ModelBundle:
     """Load and cross-check a bundle: the model's input and output must match model.json."""
@@ -211,9 +217,31 @@ def load_bundle(bundle_dir: str | os.PathLike) -> ModelBundle:
     got_in, got_out = tuple(model.input_shape[1:]), model.output_shape[-1]
     if got_in != want_in:
         raise HarError(f"bundle {d.name} is inconsistent: model takes {got_in}, model.json says {want_in}")
-    if got_out != len(meta["classes"]):
+    outputs = len(meta["classes"]) + (1 if (meta.get("open_set") or {}).get("other_output") else 0)
+    if got_out != outputs:
         raise HarError(f"bundle {d.name} is inconsistent: {got_out} outputs for {len(meta['classes'])} classes")
+    if meta.get("backbone"):
+        _check_backbone(model, meta["backbone"], d.name)
     return ModelBundle(path=d, model=model, meta=meta)
+
+
+def _check_backbone(model: Any, record: dict[str, Any], name: str) -> None:
+    """A pretrained bundle's frame encoder must be the backbone its model.json names, unchanged."""
+    from .pretrained import BACKBONE_NAME, fingerprint
+
+    try:
+        encoder = model.get_layer("frame_encoder").layer
+    except (ValueError, AttributeError):
+        raise HarError(f"bundle {name}: model.json names backbone {record.get('name')!r}, the model has none") from None
+    if record.get("name") != BACKBONE_NAME or encoder.name != BACKBONE_NAME.replace("-", "_"):
+        raise HarError(f"bundle {name}: backbone {record.get('name')!r} is not {BACKBONE_NAME}, the one this "
+                       "version reads")
+    if tuple(encoder.input_shape[1:3]) != (record.get("image_size"),) * 2:
+        raise HarError(f"bundle {name}: its backbone reads {encoder.input_shape[1]} px, model.json says "
+                       f"{record.get('image_size')}")
+    if fingerprint(encoder) != record.get("fingerprint"):
+        raise HarError(f"bundle {name}: its backbone weights are not the ImageNet weights model.json records "
+                       "(fingerprint differs)")
 
 
 @dataclass(frozen=True)

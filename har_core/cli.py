@@ -11,13 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .architectures import ARCHITECTURES, DEFAULT_ARCH
 from .augment import AUGMENT_LABELS, AUGMENTS
-from .config import IMAGE_SIZE, default_model_dir, settings
+from .config import default_model_dir, settings
 from .errors import HarError
-
-
-# The names in har_core.models.ARCHITECTURES, listed here so that parsing and --help need no Keras.
-ARCH_CHOICES = ("lrcn", "convlstm")
 
 
 def _err(msg: str) -> None:
@@ -77,18 +74,22 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
 
     job = train_and_save(a.data_dir, a.arch, a.out, classes=a.classes, epochs=a.epochs, batch_size=a.batch_size,
                          patience=a.patience, seed=a.seed, augment=a.augment, image_size=a.size,
-                         cache_dir=a.cache, progress=progress,
+                         outlier_dirs=a.outliers, cache_dir=a.cache, progress=progress,
                          val_groups=a.val_groups, test_groups=a.test_groups,
                          command="python -m har_core " + shlex.join(sys.argv[1:]))
     metrics = job.meta["metrics"]
     for name, m in metrics.items():
         print(f"{name} accuracy {m['accuracy']:.3f} on {m['n']} clips ({m['protocol']})")
+    if "open_set" in job.meta:
+        o = job.meta["open_set"]
+        print(f"'no known activity' below {o['threshold']:.3f} ({o['protocol']}); 'other' learnt from "
+              f"{o['outlier_clips']} clips of {len(o['outlier_classes'])} classes")
     print(f"saved {job.bundle_dir}")
     return {"bundle": str(job.bundle_dir), "metrics": metrics, "epochs_run": job.meta["training"]["epochs_run"]}
 
 
 def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
-    from .crossval import FoldResult, crossval
+    from .crossval import FoldResult, crossval, record_in_bundle
     from .training import TrainEvent
 
     def progress(e: TrainEvent) -> None:
@@ -101,15 +102,26 @@ def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
 
     res = crossval(a.data_dir, a.arch, k=a.k, classes=a.classes, epochs=a.epochs, batch_size=a.batch_size,
                    patience=a.patience, seed=a.seed, augment=a.augment, image_size=a.size,
-                   cache_dir=a.cache, progress=progress,
-                   on_fold=fold_done)
+                   outlier_dirs=a.outliers, cache_dir=a.cache, progress=progress, on_fold=fold_done)
     print(f"{a.arch}: accuracy {res.mean:.3f} ± {res.std:.3f} over {res.k} folds ({res.protocol})")
-    return {**res.as_dict(), "command": "python -m har_core " + shlex.join(sys.argv[1:])}
+    if res.open_set:
+        o = res.open_set
+        print(f"open set: {o['known_accepted']:.3f} of {o['n_known']} known clips accepted, "
+              f"{o['unknown_rejected']:.3f} of {o['n_unknown']} unknown clips rejected, AUROC {o['auroc']:.3f} "
+              f"({o['protocol']})")
+    result = {**res.as_dict(), "command": "python -m har_core " + shlex.join(sys.argv[1:])}
+    if a.record:
+        record_in_bundle(a.record, result)
+        print(f"recorded in {Path(a.record) / 'model.json'}")
+    return result
 
 
 def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
+    import numpy as np
+
     from .dataset import extract, scan
-    from .training import evaluate
+    from .openset import known_score
+    from .training import predict_paths, score
 
     bundle = _load(a.model)
     index = scan(a.data_dir)
@@ -122,17 +134,24 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     clips = [c for c in index.select(known).clips if not a.groups or c.group in a.groups]
     if not clips:
         raise HarError("no clips in the chosen groups")
-    ex = extract(clips, a.cache, progress=lambda d, t: _bar(d, t, "extracting"))
+    ex = extract(clips, a.cache, size=bundle.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
     held = sorted({c.group for c in ex.clips})
     trained_on = set(bundle.meta.get("split", {}).get("train_groups", [])) | set(
         bundle.meta.get("split", {}).get("val_groups", []))
     seen = sorted(set(held) & trained_on)
     if seen:
         _err(f"warning: groups {','.join(seen)} were used in training or validation; this score is optimistic")
-    ev = evaluate(bundle.model, ex.paths, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
+    probs = predict_paths(bundle.model, ex.paths)
+    ev = score(np.asarray([bundle.classes.index(c.label) for c in ex.clips]),
+               probs[:, :len(bundle.classes)].argmax(axis=1), bundle.classes)
     print(f"accuracy {ev.accuracy:.3f} on {ev.n} clips of groups {','.join(held)}")
-    return {"accuracy": ev.accuracy, "n": ev.n, "per_class": ev.per_class, "confusion": ev.confusion,
-            "classes": ev.classes, "skipped_classes": skipped, "groups": held, "groups_seen_in_training": seen}
+    out = {"accuracy": ev.accuracy, "n": ev.n, "per_class": ev.per_class, "confusion": ev.confusion,
+           "classes": ev.classes, "skipped_classes": skipped, "groups": held, "groups_seen_in_training": seen}
+    if bundle.threshold is not None:
+        out["known_accepted"] = float((known_score(probs, len(bundle.classes)) >= bundle.threshold).mean())
+        print(f"known clips accepted (not 'no known activity'): {out['known_accepted']:.3f} "
+              f"at threshold {bundle.threshold:.3f}")
+    return out
 
 
 def _check_video(path: str) -> None:
@@ -153,7 +172,9 @@ def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
              "decoded (truncated?); classified what was readable")
     if facts["short"]:
         _err(f"short video: {facts['frames']} frames, some were repeated to make {bundle.sequence_length}")
-    print(f"{pred.label} ({pred.confidence:.1%})")
+    print(f"{pred.label} ({pred.confidence:.1%})" if pred.known else
+          f"{pred.shown} (best guess {pred.label}, {pred.confidence:.1%}, under the threshold "
+          f"{bundle.threshold:.1%})")
     for label, p in pred.top_k:
         print(f"  {label:24s} {p:.3f}")
     return {**pred.as_dict(), **facts, "device": inference_device()}
@@ -173,7 +194,7 @@ def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
     res = annotate(bundle, a.video, out, smooth=a.smooth,
                    progress=lambda f, s: _bar(f * 100, 100, s) if int(f * 100) % 25 == 0 else None)
     seconds = time.perf_counter() - start
-    print(f"{res.prediction.label}: wrote {out} "
+    print(f"{res.prediction.shown}: wrote {out} "
           f"({res.frames} frames, {res.frames / seconds:.1f} frames/s on {res.device})")
     return {**res.as_dict(), "wall_seconds": round(seconds, 3)}
 
@@ -217,16 +238,22 @@ def parser() -> argparse.ArgumentParser:
         """A command that trains: the data, architecture and training settings train and crossval share."""
         sp = add(name, help_)
         sp.add_argument("data_dir")
-        sp.add_argument("--arch", required=True, choices=ARCH_CHOICES)
+        sp.add_argument("--arch", default=DEFAULT_ARCH, choices=list(ARCHITECTURES),
+                        help="; ".join(f"{a.name}: {a.title}" for a in ARCHITECTURES.values()) +
+                        f" (default {DEFAULT_ARCH})")
         sp.add_argument("--classes", nargs="+", default=None)
-        sp.add_argument("--epochs", type=int, default=50)
-        sp.add_argument("--batch-size", type=int, default=4)
-        sp.add_argument("--patience", type=int, default=None, help="default: the paper's (ConvLSTM 10, LRCN 15)")
+        sp.add_argument("--epochs", type=int, default=None, help="default: the architecture's")
+        sp.add_argument("--batch-size", type=int, default=None, help="default: the architecture's")
+        sp.add_argument("--patience", type=int, default=None, help="default: the architecture's (the paper's "
+                        "ConvLSTM 10, LRCN 15)")
         sp.add_argument("--seed", type=int, default=27)
         sp.add_argument("--augment", default="none", choices=list(AUGMENTS),
                         help="training augmentation: " + "; ".join(f"{k}: {v}" for k, v in AUGMENT_LABELS.items()))
-        sp.add_argument("--size", type=int, default=IMAGE_SIZE, help="frame side in pixels the model reads "
-                        f"(default {IMAGE_SIZE}, the paper's)")
+        sp.add_argument("--size", type=int, default=None, help="frame side in pixels the model reads "
+                        "(default: the architecture's, 64 for the paper's)")
+        sp.add_argument("--outliers", nargs="+", default=None, metavar="DIR",
+                        help="folders of clips of other activities (classes the model does not learn are "
+                        "taken): pretrained architectures learn 'other' from them and answer 'no known activity'")
         sp.add_argument("--cache", default=None)
         return sp
 
@@ -236,6 +263,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--test-groups", nargs="+", default=None, help="e.g. g01 g02 (default: chosen by seed)")
     sp = add_training("crossval", "k-fold over groups: train per fold, score on its held-out groups")
     sp.add_argument("-k", type=int, default=5, help="number of folds (each group is tested once)")
+    sp.add_argument("--record", default=None, metavar="BUNDLE",
+                    help="store the result in this bundle's model.json (same architecture and classes)")
     sp = add("evaluate", "score a model on the classes it knows")
     sp.add_argument("data_dir")
     sp.add_argument("--model", default=None)

@@ -71,5 +71,8 @@ def settings() -> Settings:
 
 
 def default_model_dir() -> Path:
-    """The shipped LRCN bundle, found from the package, not the working directory."""
-    return settings().weights_dir / "lrcn"
+    """The default model: the bundle under the weights folder with the best k-fold mean over groups (the
+    same rule that picks the app's first menu entry)."""
+    from .registry import default_bundle
+
+    return default_bundle(settings().weights_dir)

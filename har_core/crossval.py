@@ -8,18 +8,23 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from .augment import record
 from .bundle import META_FILE, read_meta
-from .config import IMAGE_SIZE
+from .architectures import architecture
 from .dataset import scan
 from .errors import HarError
 from .splits import kfold_by_groups
-from .training import ProgressHook, evaluate, labelled, train, training_caches
+from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
+from .training import (ProgressHook, evaluate, labelled, outlier_clips, predict_paths, score, train,
+                       training_caches)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class CrossvalResult:
     k: int
     folds: list[FoldResult] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    open_set: dict[str, Any] | None = None
 
     @property
     def accuracies(self) -> list[float]:
@@ -71,7 +77,8 @@ class CrossvalResult:
         return {"arch": self.arch, "classes": self.classes, "k": self.k, "protocol": self.protocol,
                 "accuracies": self.accuracies, "mean": self.mean,
                 "std": self.std if len(self.folds) > 1 else None,
-                "folds": [asdict(f) for f in self.folds], "settings": self.settings}
+                "folds": [asdict(f) for f in self.folds], "settings": self.settings,
+                **({"open_set": self.open_set} if self.open_set else {})}
 
 
 FoldHook = Callable[[FoldResult], None]
@@ -82,12 +89,13 @@ def crossval(
     arch: str,
     k: int = 5,
     classes: list[str] | None = None,
-    epochs: int = 50,
-    batch_size: int = 4,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     patience: int | None = None,
     seed: int = 27,
     augment: str = "none",
-    image_size: int = IMAGE_SIZE,
+    image_size: int | None = None,
+    outlier_dirs: list[str] | None = None,
     val_fraction: float = 0.15,
     cache_dir: str | os.PathLike | None = None,
     progress: ProgressHook | None = None,
@@ -95,8 +103,14 @@ def crossval(
 ) -> CrossvalResult:
     """Train `arch` once per fold and score it on that fold's held-out groups.
 
+    With `outlier_dirs`, their classes are dealt into the k folds too: each fold's model learns 'other'
+    from the outlier classes of the other folds, and is scored on its own fold's outlier classes, which
+    it never saw. The 'no known activity' threshold is then set on all folds' held-out known clips and
+    the unknown clips rejected at it are counted: the open-set figures a shipped model records.
+
     `on_fold` is called after each fold, so a long run reports (and a caller can save) partial results.
     """
+    image_size = image_size or architecture(arch).image_size
     index = scan(data_dir).select(classes)
     classes = index.classes
     folds = kfold_by_groups(index.clips, k=k, val_fraction=val_fraction, seed=seed)
@@ -104,23 +118,45 @@ def crossval(
     if ex.failed or train_ex.failed:
         failed = ex.failed or train_ex.failed
         raise HarError(f"{len(failed)} clip(s) could not be read, e.g. {failed[0][1]}")
+    outliers, outlier_labels = (outlier_clips(outlier_dirs, classes, image_size, cache_dir) if outlier_dirs
+                                else ([], []))
+    outlier_classes = sorted(set(outlier_labels))
+    dealt = outlier_classes[:]
+    random.Random(seed).shuffle(dealt)
+    outlier_fold = {c: i % k for i, c in enumerate(dealt)}
     out = CrossvalResult(arch, classes, k, settings={
         "epochs_max": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
-        "augment": record(augment), "image_size": image_size,
+        "augment": record(augment), "image_size": image_size, "outlier_classes": outlier_classes,
         "val_fraction": val_fraction, "clips": len(ex.clips), "data": str(Path(data_dir).resolve())})
+    known_scores, unknown_scores, unknown_names = [], [], []
     for i, split in enumerate(folds):
         train_xy = labelled(train_ex, split.train, classes)
         val_xy, test_xy = (labelled(ex, part, classes) for part in (split.val, split.test))
+        seen = [p for p, c in zip(outliers, outlier_labels) if outlier_fold[c] != i]
+        unseen = [(p, c) for p, c in zip(outliers, outlier_labels) if outlier_fold[c] == i]
         start = time.perf_counter()
         res = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, augment=augment,
-                    image_size=image_size, progress=progress)
-        test_eval = evaluate(res.model, *test_xy, classes)
+                    image_size=image_size, progress=progress, outliers=seen or None)
+        test_probs = predict_paths(res.model, test_xy[0])
+        test_eval = score(np.asarray(test_xy[1]), test_probs[:, :len(classes)].argmax(axis=1), classes)
         val_eval = evaluate(res.model, *val_xy, classes)
+        if outliers:
+            known_scores.append(known_score(test_probs, len(classes)))
+            unknown_scores.append(known_score(predict_paths(res.model, [p for p, _ in unseen]), len(classes)))
+            unknown_names += [c for _, c in unseen]
         fold = FoldResult(i + 1, list(split.test_groups), list(split.val_groups), test_eval.accuracy, test_eval.n,
                           val_eval.accuracy, res.best_epoch, len(res.history), round(time.perf_counter() - start, 1))
         out.folds.append(fold)
         if on_fold:
             on_fold(fold)
+    if outliers:
+        known, unknown = np.concatenate(known_scores), np.concatenate(unknown_scores)
+        threshold = threshold_for(known)
+        names = np.asarray(unknown_names)
+        out.open_set = {**rates(known, unknown, threshold), "protocol": (
+            f"{k}-fold: known clips of each fold's held-out groups; unknown clips of the outlier classes dealt "
+            f"to that fold, which its model never saw; threshold at {KNOWN_ACCEPT:.0%} of known clips accepted"),
+            "rejected_by_class": {c: float((unknown[names == c] < threshold).mean()) for c in outlier_classes}}
     return out
 
 
@@ -136,6 +172,12 @@ def record_in_bundle(bundle_dir: str | os.PathLike, result: dict[str, Any]) -> d
                        f"the bundle's {meta['architecture']} on {meta['classes']}")
     keep = ("k", "protocol", "accuracies", "mean", "std", "folds", "settings", "command")
     meta.setdefault("metrics", {})["crossval"] = {key: result[key] for key in keep if key in result}
+    if result.get("open_set") and meta.get("open_set"):
+        # k-fold scores every known clip once from held-out groups and every unknown one from a model that
+        # never saw its class: a better place for the threshold than the few validation groups' clips.
+        meta["open_set"] = {key: value for key, value in meta["open_set"].items() if key != "test"}
+        meta["open_set"].update(threshold=result["open_set"]["threshold"], protocol=result["open_set"]["protocol"],
+                                crossval=result["open_set"])
     path = Path(bundle_dir) / META_FILE
     tmp = path.with_name(f".{META_FILE}.partial-{os.getpid()}")
     tmp.write_text(json.dumps(meta, indent=2) + "\n")

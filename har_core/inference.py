@@ -25,22 +25,37 @@ from .video import MIN_FRAMES, H264Writer, iter_every, iter_frames, read_header,
 Progress = Callable[[float, str], None]  # (fraction 0..1, what is happening)
 
 
+NO_KNOWN_ACTIVITY = "no known activity"
+
+
 @dataclass(frozen=True)
 class Prediction:
+    """`label` is always the best known class; `known` says whether the clip shows a known class at all
+    (False when an open-set model's score is under its threshold)."""
+
     label: str
     confidence: float
     top_k: list[tuple[str, float]]
     probs: list[float]
+    known: bool = True
+
+    @property
+    def shown(self) -> str:
+        """What to tell a person: the label, or 'no known activity'."""
+        return self.label if self.known else NO_KNOWN_ACTIVITY
 
     def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "confidence": self.confidence,
+        return {"label": self.label, "known": self.known, "confidence": self.confidence,
                 "top_k": [{"label": l, "p": p} for l, p in self.top_k]}
 
 
-def to_prediction(probs: np.ndarray, classes: list[str], k: int = 3) -> Prediction:
+def to_prediction(probs: np.ndarray, classes: list[str], k: int = 3, threshold: float | None = None) -> Prediction:
+    """Top-k over the known classes; an extra 'other' output (open-set models) is never a label."""
+    probs = np.asarray(probs)[: len(classes)]
     order = np.argsort(probs)[::-1][: max(1, min(k, len(classes)))]
-    return Prediction(classes[int(order[0])], float(probs[order[0]]),
-                      [(classes[int(i)], float(probs[i])) for i in order], [float(p) for p in probs])
+    best = float(probs[order[0]])
+    return Prediction(classes[int(order[0])], best, [(classes[int(i)], float(probs[i])) for i in order],
+                      [float(p) for p in probs], known=threshold is None or best >= threshold)
 
 
 def inference_device() -> str:
@@ -94,7 +109,7 @@ def classify(bundle: ModelBundle, video: str | os.PathLike, top_k: int = 3) -> t
     probs = predict_clips(bundle, clip.frames[None])[0]
     facts = {"frames": clip.source_frames, "claimed_frames": clip.claimed_frames, "short": clip.short,
              "truncated": clip.truncated}
-    return to_prediction(probs, bundle.classes, top_k), facts
+    return to_prediction(probs, bundle.classes, top_k, bundle.threshold), facts
 
 
 @dataclass
@@ -130,6 +145,17 @@ def _encoder_for(bundle: ModelBundle) -> FrameEncoder | None:
     if "_frame_encoder" not in bundle.__dict__:
         bundle.__dict__["_frame_encoder"] = split_frame_encoder(bundle.model)
     return bundle.__dict__["_frame_encoder"]
+
+
+def warm_up(bundle: ModelBundle) -> None:
+    """Run each graph prediction uses once (the first call builds it: seconds on a busy CPU)."""
+    size, length = bundle.image_size, bundle.sequence_length
+    split = _encoder_for(bundle)
+    if split is None:
+        predict_clips(bundle, np.zeros((1, length, size, size, 3), dtype=np.uint8))
+        return
+    feats = _predict(bundle, split.encoder.predict_on_batch, np.zeros((1, size, size, 3), dtype=np.uint8))
+    _predict(bundle, split.head.predict_on_batch, np.repeat(feats[None], length, axis=1))
 
 
 def window_probs(bundle: ModelBundle, frames: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -198,8 +224,10 @@ def annotate(
     probs = window_probs(bundle, np.stack(sampled))
     smoothed = np.stack([probs[max(0, k - smooth + 1):k + 1].mean(axis=0) for k in range(len(probs))])
     classes = bundle.classes
-    timeline = [{"time": round(k * step / fps, 3), "frame": k * step, "label": classes[int(p.argmax())],
-                 "probs": {c: round(float(v), 4) for c, v in zip(classes, p)}} for k, p in enumerate(smoothed)]
+    windows = [to_prediction(p, classes, 1, bundle.threshold) for p in smoothed]
+    timeline = [{"time": round(k * step / fps, 3), "frame": k * step, "label": w.label, "known": w.known,
+                 "probs": {c: round(float(v), 4) for c, v in zip(classes, p)}}
+                for k, (p, w) in enumerate(zip(smoothed, windows))]
     report(0.4, "drawing and encoding H.264")
     out = Path(out_path)
     written = 0
@@ -207,14 +235,13 @@ def annotate(
         for t, bgr in enumerate(iter_frames(video)):
             if t >= total:
                 break
-            p = smoothed[min(t // step, len(smoothed) - 1)]
-            i = int(p.argmax())
-            writer.write(draw_label(bgr, classes[i], float(p[i])))
+            w = windows[min(t // step, len(windows) - 1)]
+            writer.write(draw_label(bgr, w.shown, w.confidence, "" if w.known else f"(best guess {w.label})"))
             written += 1
             if t % 100 == 0:
                 report(0.4 + 0.6 * t / total, "drawing and encoding H.264")
     report(1.0, "done")
-    overall = to_prediction(probs.mean(axis=0), classes)
+    overall = to_prediction(probs.mean(axis=0), classes, threshold=bundle.threshold)
     return Annotation(out, written, fps, round(written / fps, 3), step, timeline, overall, inference_device())
 
 
@@ -241,7 +268,9 @@ class StreamClassifier:
     def __init__(self, bundle: ModelBundle, rate_hz: float = 4.0, top_k: int = 3, smooth: int = 3):
         self.bundle, self.rate_hz, self.top_k = bundle, rate_hz, top_k
         self.interval = bundle.window_seconds / bundle.sequence_length
-        self._frames: collections.deque[np.ndarray] = collections.deque(maxlen=bundle.sequence_length)
+        # (number, frame) of the kept frames; features by frame number, for per-frame encoders
+        self._frames: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=bundle.sequence_length)
+        self._features: dict[int, np.ndarray] = {}
         self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=max(1, smooth))
         self._next_keep: float | None = None
         self._version = 0
@@ -261,8 +290,8 @@ class StreamClassifier:
                 self._next_keep + self.interval, timestamp)
         frame = to_model_frame(bgr, self.bundle.image_size)
         with self._lock:
-            self._frames.append(frame)
             self._version += 1
+            self._frames.append((self._version, frame))
         return True
 
     def predict_now(self) -> Prediction | None:
@@ -273,11 +302,22 @@ class StreamClassifier:
             return None
         idx = window_members(len(frames) - 1, self.bundle.sequence_length)
         start = time.perf_counter()
-        probs = predict_clips(self.bundle, np.stack(frames)[idx][None])[0]
+        split = _encoder_for(self.bundle)
+        if split is None:
+            probs = predict_clips(self.bundle, np.stack([f for _, f in frames])[idx][None])[0]
+        else:  # encode only the frames that arrived since the last prediction
+            new = [(n, f) for n, f in frames if n not in self._features]
+            if new:
+                feats = _predict(self.bundle, split.encoder.predict_on_batch, np.stack([f for _, f in new]))
+                self._features.update({n: v for (n, _), v in zip(new, feats)})
+            self._features = {n: self._features[n] for n, _ in frames}
+            window = np.stack([self._features[frames[i][0]] for i in idx])
+            probs = _predict(self.bundle, split.head.predict_on_batch, window[None])[0]
         latency = (time.perf_counter() - start) * 1000
         with self._lock:
             self._recent.append(probs)
-            pred = to_prediction(np.mean(self._recent, axis=0), self.bundle.classes, self.top_k)
+            pred = to_prediction(np.mean(self._recent, axis=0), self.bundle.classes, self.top_k,
+                                 self.bundle.threshold)
             s = self._state
             s.prediction, s.predictions, s.latency_ms = pred, s.predictions + 1, latency
             s.buffered, s.updated, self._scored = len(frames), time.monotonic(), version

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .bundle import pid_alive
-from .config import IMAGE_SIZE, settings
+from .architectures import architecture
+from .config import settings
 from .dataset import scan
 from .errors import HarError
 from .registry import ModelRegistry
@@ -49,15 +50,16 @@ class TrainRequest:
     arch: str
     data_dir: str
     classes: list[str] | None = None
-    epochs: int = 50
-    batch_size: int = 4
+    epochs: int | None = None  # None: the architecture's default (har_core.architectures)
+    batch_size: int | None = None
     patience: int | None = None
     seed: int = 27
     val_groups: list[str] | None = None
     test_groups: list[str] | None = None
     test_fraction: float = 0.2
     augment: str = "none"
-    image_size: int = IMAGE_SIZE
+    image_size: int | None = None
+    outlier_dirs: list[str] | None = None
 
 
 @dataclass
@@ -182,8 +184,10 @@ class TrainingJobs:
         training is off, a second job, a taken or unsafe name, and data that cannot make a split."""
         if not settings().allow_training:
             raise HarError("training is turned off on this server (HAR_ALLOW_TRAINING=0)")
-        if request.epochs < 1 or request.batch_size < 1:
+        if (request.epochs is not None and request.epochs < 1) or (request.batch_size is not None
+                                                                   and request.batch_size < 1):
             raise HarError("epochs and batch size must be at least 1")
+        architecture(request.arch)
         out = self.registry.path_for(request.name)
         index = scan(request.data_dir).select(request.classes)
         split_by_groups(index.clips, request.val_groups, request.test_groups,
@@ -196,7 +200,7 @@ class TrainingJobs:
             if out.exists():
                 raise HarError(f"a model named {request.name!r} already exists; choose another name")
             self._cancel = threading.Event()
-            self._status = JobStatus(request=request, epochs=request.epochs)
+            self._status = JobStatus(request=request, epochs=request.epochs or architecture(request.arch).epochs)
             self._write(self._status)
             self._thread = threading.Thread(target=self._run, args=(request, out, self._cancel),
                                             name=f"har-train-{request.name}", daemon=True)
@@ -230,7 +234,8 @@ class TrainingJobs:
             result = self._trainer(
                 req.data_dir, req.arch, out, classes=req.classes, epochs=req.epochs, batch_size=req.batch_size,
                 patience=req.patience, seed=req.seed, val_groups=req.val_groups, test_groups=req.test_groups,
-                test_fraction=req.test_fraction, augment=req.augment, image_size=req.image_size, overwrite=False,
+                test_fraction=req.test_fraction, augment=req.augment, image_size=req.image_size,
+                outlier_dirs=req.outlier_dirs, overwrite=False,
                 cache_dir=self.cache_dir, progress=self._on_event, cancel=cancel,
                 command=f"HAR Studio Train page: {req.name}")
         except HarError as exc:

@@ -17,7 +17,7 @@ import numpy as np
 from .bundle import ModelBundle
 from .config import Settings
 from .errors import HarError
-from .inference import Prediction, StreamClassifier, predict_clips
+from .inference import Prediction, StreamClassifier, warm_up
 from .overlay import draw_label
 
 # Local use (browser and server on one machine or LAN) needs no ICE server: host candidates connect at
@@ -74,8 +74,7 @@ class LiveAnnotator:
         with self._lock:
             if self._classifier is not None and self._classifier.bundle is bundle and self._running:
                 return
-        size, length = bundle.image_size, bundle.sequence_length
-        predict_clips(bundle, np.zeros((1, length, size, size, 3), dtype=np.uint8))
+        warm_up(bundle)
         with self._lock:
             old = self._classifier
             self._classifier = StreamClassifier(bundle).start()
@@ -107,7 +106,8 @@ class LiveAnnotator:
         clf.push(bgr, now if timestamp is None else timestamp)
         state = clf.state()
         if state.prediction is not None:
-            draw_label(bgr, state.prediction.label, state.prediction.confidence)
+            pred = state.prediction
+            draw_label(bgr, pred.shown, pred.confidence, "" if pred.known else f"(best guess {pred.label})")
         return bgr
 
     def stats(self) -> LiveStats:

@@ -1,15 +1,15 @@
-"""Model builders, paper-faithful layer by layer, and the registry of architectures to train by name.
+"""Model builders: the paper's two networks layer by layer, and Donahue's LRCN on ImageNet frame features.
 
-Every model takes uint8 clips (batch, frames, size, size, 3) and rescales to [0, 1] itself, so no
-float copy of a dataset is ever made. Keras 3 API only: the same code runs on any Keras backend.
+Every model takes uint8 clips (batch, frames, size, size, 3) and scales them itself, so no float copy of
+a dataset is ever made. Keras 3 API only: the same code runs on any Keras backend. Which builder goes with
+which name, size and training defaults is in `architectures`.
 """
 from __future__ import annotations
-
-from typing import Callable
 
 import keras
 from keras import layers
 
+from .architectures import architecture
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH
 
 
@@ -51,18 +51,45 @@ def build_lrcn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMA
     return keras.Model(inputs, outputs, name="lrcn")
 
 
-ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
-    "convlstm": build_convlstm,
-    "lrcn": build_lrcn,
-}
+def build_sequence_head(num_outputs: int, kind: str, seq_len: int = SEQUENCE_LENGTH, dim: int = 1280) -> keras.Model:
+    """The trainable part of an ImageNet-frame model: frame features -> "lstm" (in order, LRCN) or "mean"
+    (averaged over the clip) -> softmax. Dropout keeps it from leaning on a few ImageNet units."""
+    feats = keras.Input(shape=(seq_len, dim), name="frame_features")   # (T, 1280) float
+    if kind == "lstm":
+        x = layers.Dropout(0.3)(feats)
+        x = layers.LSTM(128, name="lstm")(x)                            # (128,)
+        x = layers.Dropout(0.3)(x)
+    else:  # weights come from a logistic regression (training.fit_linear_head)
+        x = layers.GlobalAveragePooling1D(name="mean_over_frames")(feats)  # (1280,)
+    outputs = layers.Dense(num_outputs, activation="softmax", name="probs")(x)
+    return keras.Model(feats, outputs, name="head")
 
-# Early-stopping patience the paper used for each architecture.
-PAPER_PATIENCE = {"convlstm": 10, "lrcn": 15}
+
+def attach_backbone(head: keras.Model, size: int) -> keras.Model:
+    """Clips in, probabilities out: the frozen ImageNet encoder on every frame, then a trained head.
+
+    The bundle keeps the whole network, so prediction needs neither the weights package nor a cache.
+    """
+    from .pretrained import load_lite0
+
+    seq_len, dim = head.input_shape[1:]
+    encoder = load_lite0(size)
+    encoder.trainable = False
+    frames = _input(seq_len, size)                                                  # (T, S, S, 3) uint8
+    feats = layers.TimeDistributed(encoder, name="frame_encoder")(frames)           # (T, 1280)
+    return keras.Model(frames, head(feats), name="imagenet_frames")
 
 
-def build(arch: str, num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE) -> keras.Model:
-    if arch not in ARCHITECTURES:
-        from .errors import HarError
+def build(arch: str, num_classes: int, size: int | None = None) -> keras.Model:
+    """A fresh model of the named architecture at its record's frame count and (unless given) size."""
+    rec = architecture(arch)
+    size = size or rec.image_size
+    if rec.backbone:
+        return attach_backbone(build_sequence_head(num_classes, rec.head, rec.frames), size)
+    return {"convlstm": build_convlstm, "lrcn": build_lrcn}[rec.name](num_classes, rec.frames, size)
 
-        raise HarError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[arch](num_classes, seq_len, size)
+
+def pretrained_head(model: keras.Model) -> keras.Model | None:
+    """The trained head of a model built by `attach_backbone`, or None for a network trained whole."""
+    names = {layer.name for layer in model.layers}
+    return model.get_layer("head") if {"frame_encoder", "head"} <= names else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from .bundle import META_FILE, MODEL_FILE, BundleListing, ModelBundle, check_name, list_bundles, load_bundle
 from .errors import HarError
@@ -49,3 +50,31 @@ class ModelRegistry:
             bundle = load_bundle(path)
             self._loaded[name] = (stamp, bundle)
             return bundle
+
+
+def accuracy_of(entry: dict[str, Any]) -> float | None:
+    """The headline accuracy of one metrics entry (plain runs say 'accuracy', cross-validation 'mean')."""
+    for key in ("accuracy", "mean"):
+        value = entry.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def ranking_accuracy(meta: dict[str, Any]) -> float:
+    """What chooses the default model, in the CLI and the app alike: the k-fold mean over groups when one
+    was measured (it averages several held-out splits), else test, else validation accuracy; -1 if none."""
+    metrics = meta.get("metrics") or {}
+    for name in ("crossval", "test", "validation"):
+        entry = metrics.get(name)
+        if isinstance(entry, dict) and accuracy_of(entry) is not None:
+            return float(accuracy_of(entry))
+    return -1.0
+
+
+def default_bundle(weights_dir: str | os.PathLike) -> Path:
+    """The usable bundle with the best ranking accuracy (ties: the first by name)."""
+    usable = [b for b in list_bundles(weights_dir) if b.error is None]
+    if not usable:
+        raise HarError(f"no usable model bundle in {weights_dir}: train one or pass --model")
+    return max(usable, key=lambda b: ranking_accuracy(b.meta or {})).path

@@ -21,7 +21,10 @@ from .augment import Augment, augment_named, record
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH
 from .dataset import Clip, ExtractResult, extract, load_cached, scan
 from .errors import HarError
-from .models import PAPER_PATIENCE, build
+from .architectures import architecture
+from .features import cached_features
+from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
+from .models import attach_backbone, build, build_sequence_head, pretrained_head
 from .splits import Split, split_by_groups
 
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 256  # frame sides --size accepts; 64 is the paper's
@@ -125,6 +128,28 @@ class TrainResult:
     stopped_early: bool
     cancelled: bool
     seconds: float
+    settings: dict[str, Any]
+
+
+def _fit(model: keras.Model, train: Any, val: Any, epochs: int, batches: int, patience: int,
+         progress: ProgressHook | None, cancel: threading.Event | None, **fit_args: Any) -> _Monitor:
+    monitor = _Monitor(epochs, batches, patience, progress, cancel)
+    model.fit(train, validation_data=val, epochs=epochs, callbacks=[monitor], verbose=0, **fit_args)
+    if monitor.best_weights is None:
+        raise HarError("training was cancelled before the first epoch finished: no weights to keep")
+    model.set_weights(monitor.best_weights)
+    return monitor
+
+
+def _outlier_weight(y: np.ndarray, other: int) -> np.ndarray:
+    """Sample weights giving the 'other' examples together the weight of the known ones: however many
+    unrelated clips there are, 'other' is one answer as strong as the classes (weight 1.0 rejected more
+    held-out unknowns than 0.5 at the same known accuracy: weights/README)."""
+    n_other = int((y == other).sum())
+    w = np.ones(len(y), dtype="float32")
+    if n_other:
+        w[y == other] = (len(y) - n_other) / n_other
+    return w
 
 
 def train(
@@ -132,42 +157,107 @@ def train(
     classes: list[str],
     train_data: tuple[list[Path], list[int]],
     val_data: tuple[list[Path], list[int]],
-    epochs: int = 50,
-    batch_size: int = 4,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     patience: int | None = None,
     seed: int = 27,
-    learning_rate: float = 1e-3,
     augment: str = "none",
-    image_size: int = IMAGE_SIZE,
+    image_size: int | None = None,
     progress: ProgressHook | None = None,
     cancel: threading.Event | None = None,
+    outliers: list[Path] | None = None,
 ) -> TrainResult:
     """Fit `arch` on cached clips; the returned model holds the best validation weights seen.
 
-    `train_data` comes from the cache `training_caches` made for this `augment` (with temporal jitter it
-    holds several candidate frames per slot); `val_data` from the plain one.
+    Settings left as None come from the architecture's record. `train_data` comes from the cache
+    `training_caches` made for this `augment` (with temporal jitter it holds several candidate frames per
+    slot); `val_data` from the plain one. With a pretrained backbone only the head trains, on cached
+    frame features; `outliers` (cached clips of none of the classes) then train an extra last output,
+    'other', which the open-set score reads.
 
     A cancel (the event set from any thread) stops after the current batch and still returns the best
     weights so far; with no finished epoch there are none, and that is an error.
     """
     if not train_data[0] or not val_data[0]:
         raise HarError("training needs clips in both the training and the validation groups")
+    rec = architecture(arch)
+    epochs, batch_size = epochs or rec.epochs, batch_size or rec.batch_size
+    patience, image_size = patience or rec.patience, image_size or rec.image_size
+    settings = {"architecture": arch, "epochs_max": epochs, "batch_size": batch_size, "patience": patience,
+                "seed": seed, "optimizer": "adam", "learning_rate": rec.learning_rate, "augment": record(augment),
+                "image_size": image_size, "outlier_clips": len(outliers or []), "head": rec.head,
+                **({"c": rec.c} if rec.head == "mean" and rec.backbone else {})}
     keras.utils.set_random_seed(seed)
-    patience = patience if patience is not None else PAPER_PATIENCE.get(arch, 10)
-    model = build(arch, len(classes), SEQUENCE_LENGTH, image_size)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    train_seq = ClipSequence(*train_data, batch_size=batch_size, shuffle=True, seed=seed,
-                             augment=augment_named(augment))
-    val_seq = ClipSequence(*val_data, batch_size=max(batch_size, 16), shuffle=False)
-    monitor = _Monitor(epochs, len(train_seq), patience, progress, cancel)
+    loss = "sparse_categorical_crossentropy"
     start = time.perf_counter()
-    model.fit(train_seq, validation_data=val_seq, epochs=epochs, callbacks=[monitor], verbose=0)
-    if monitor.best_weights is None:
-        raise HarError("training was cancelled before the first epoch finished: no weights to keep")
-    model.set_weights(monitor.best_weights)
+    if rec.backbone is None:
+        if outliers:
+            raise HarError(f"{arch} has no open-set output: outlier clips train only pretrained architectures")
+        model = build(arch, len(classes), image_size)
+        model.compile(optimizer=keras.optimizers.Adam(rec.learning_rate), loss=loss, metrics=["accuracy"])
+        train_seq = ClipSequence(*train_data, batch_size=batch_size, shuffle=True, seed=seed,
+                                 augment=augment_named(augment))
+        val_seq = ClipSequence(*val_data, batch_size=max(batch_size, 16), shuffle=False)
+        monitor = _fit(model, train_seq, val_seq, epochs, len(train_seq), patience, progress, cancel)
+    else:
+        if augment != "none":
+            raise HarError(f"{arch} trains its head on cached features of the plain clips: use --augment none")
+        other = [len(classes)] if outliers else []
+        paths = list(train_data[0]) + list(outliers or [])
+        y = np.asarray(list(train_data[1]) + other * len(outliers or []), dtype="int32")
+        if progress:
+            progress(TrainEvent("stage", message=f"encoding frames of {len(paths) + len(val_data[0])} clips"))
+        x, x_val = clip_features(paths, image_size, progress), clip_features(val_data[0], image_size, progress)
+        head = build_sequence_head(len(classes) + len(other), rec.head, rec.frames, x.shape[-1])
+        y_val = np.asarray(val_data[1], dtype="int32")
+        if rec.head == "mean":
+            monitor = fit_linear_head(head, x, y, x_val, y_val, rec.c or 1.0, _outlier_weight(y, len(classes)),
+                                      progress)
+        else:
+            head.compile(optimizer=keras.optimizers.Adam(rec.learning_rate), loss=loss, metrics=["accuracy"])
+            monitor = _fit(head, x, (x_val, y_val), epochs, math.ceil(len(x) / batch_size), patience, progress,
+                           cancel, y=y, batch_size=batch_size, sample_weight=_outlier_weight(y, len(classes)),
+                           shuffle=True)
+        model = attach_backbone(head, image_size)
     return TrainResult(model, monitor.history, monitor.best_epoch, monitor.stopped_early, monitor.cancelled,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, settings)
+
+
+def fit_linear_head(head: keras.Model, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                    c: float, weights: np.ndarray, progress: ProgressHook | None) -> _Monitor:
+    """Fit a "mean" head as a multinomial logistic regression on clip-averaged features and copy it into the
+    head's Dense layer. Convex: no epochs, no early stopping, the same answer for the same clips."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+
+    n_out = head.output_shape[-1]
+    if len(np.unique(y)) != n_out:
+        raise HarError("every class needs training clips")
+    lr = LogisticRegression(C=c, max_iter=5000).fit(x.mean(axis=1), y, sample_weight=weights)
+    kernel, bias = lr.coef_.T, lr.intercept_
+    if n_out == 2:  # scikit-learn keeps one logit for two classes; softmax of (-z/2, z/2) is sigmoid(z)
+        kernel, bias = np.c_[-kernel / 2, kernel / 2], np.r_[-bias / 2, bias / 2]
+    head.get_layer("probs").set_weights([kernel.astype("float32"), bias.astype("float32")])
+    monitor = _Monitor(1, 1, 1, progress, None)
+    logs = {}
+    for prefix, xs, ys in (("", x, y), ("val_", x_val, y_val)):
+        probs = np.asarray(head.predict_on_batch(xs))
+        logs[f"{prefix}accuracy"] = float((probs[:, :len(probs[0])].argmax(axis=1) == ys).mean())
+        logs[f"{prefix}loss"] = float(log_loss(ys, probs, labels=list(range(n_out))))
+    monitor.history, monitor.best_epoch = [{"epoch": 1, **logs}], 1
+    if progress:
+        progress(TrainEvent("epoch", 1, 1, 1, 1, logs))
+    return monitor
+
+
+def clip_features(paths: list[Path], image_size: int,
+                  progress: ProgressHook | None = None) -> np.ndarray:
+    """Backbone features (n, frames, 1280) of cached clips, encoded once and then read from disk."""
+    from .pretrained import BACKBONE_NAME, load_lite0
+
+    report = None if progress is None else (
+        lambda d, t: progress(TrainEvent("stage", batch=d, batches=t, message="encoding frames")))
+    return cached_features(paths, load_lite0(image_size), BACKBONE_NAME, report)
 
 
 @dataclass
@@ -183,9 +273,16 @@ class Evaluation:
 
 
 def predict_paths(model: keras.Model, paths: list[Path], batch_size: int = 32) -> np.ndarray:
-    """Class probabilities for cached clips, batch by batch (no per-clip predict)."""
-    out = [model.predict_on_batch(np.stack([load_cached(p) for p in paths[i:i + batch_size]]))
-           for i in range(0, len(paths), batch_size)]
+    """Output probabilities for cached clips, batch by batch (no per-clip predict). A model with a
+    pretrained frame encoder reads its cached features and runs only its head."""
+    head = pretrained_head(model)
+    if head is not None:
+        size = int(model.input_shape[2])
+        feats = clip_features(paths, size)
+        out = [head.predict_on_batch(feats[i:i + batch_size]) for i in range(0, len(paths), batch_size)]
+    else:
+        out = [model.predict_on_batch(np.stack([load_cached(p) for p in paths[i:i + batch_size]]))
+               for i in range(0, len(paths), batch_size)]
     return np.concatenate([np.asarray(o) for o in out]) if out else np.zeros((0, model.output_shape[-1]))
 
 
@@ -207,7 +304,8 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> Evaluat
 
 
 def evaluate(model: keras.Model, paths: list[Path], labels: list[int], classes: list[str]) -> Evaluation:
-    probs = predict_paths(model, paths)
+    """Scores over the known classes (an open-set model's 'other' output never counts as an answer)."""
+    probs = predict_paths(model, paths)[:, :len(classes)]
     return score(np.asarray(labels), probs.argmax(axis=1), classes)
 
 
@@ -248,44 +346,67 @@ class TrainJobResult:
     evaluation: Evaluation | None
 
 
+def outlier_clips(dirs: list[str | os.PathLike], known: list[str], image_size: int,
+                  cache_dir: str | os.PathLike | None = None) -> tuple[list[Path], list[str]]:
+    """Cached clips of every class in `dirs` that the model does not learn (a known class there is skipped),
+    and each one's class name: the 'other' examples of an open-set head."""
+    clips = [c for d in dirs for c in scan(d).clips if c.label not in known]
+    if not clips:
+        raise HarError("the outlier folders hold no clip of a class outside the model's classes")
+    ex = extract(clips, cache_dir, size=image_size)
+    return ex.paths, [c.label for c in ex.clips]
+
+
 def train_and_save(
     data_dir: str | os.PathLike,
     arch: str,
     out_dir: str | os.PathLike,
     classes: list[str] | None = None,
-    epochs: int = 50,
-    batch_size: int = 4,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     patience: int | None = None,
     seed: int = 27,
     val_groups: list[str] | None = None,
     test_groups: list[str] | None = None,
     test_fraction: float = 0.2,
     augment: str = "none",
-    image_size: int = IMAGE_SIZE,
+    image_size: int | None = None,
+    outlier_dirs: list[str] | None = None,
     overwrite: bool = True,
     cache_dir: str | os.PathLike | None = None,
     progress: ProgressHook | None = None,
     cancel: threading.Event | None = None,
     command: str = "",
 ) -> TrainJobResult:
-    """Scan, split by group, extract to the cache, train, score on held-out groups, save a bundle."""
+    """Scan, split by group, extract to the cache, train, score on held-out groups, save a bundle.
+
+    With `outlier_dirs` the model also learns an 'other' output; its 'no known activity' threshold is set
+    on the validation groups (95% of their known clips accepted) and checked on the test groups.
+    """
     emit = progress or (lambda e: None)
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise HarError(f"a model named {out_dir.name!r} already exists; choose another name")
+    rec = architecture(arch)
+    image_size = image_size or rec.image_size
     index = scan(data_dir).select(classes)
     classes = index.classes
     split: Split = split_by_groups(index.clips, val_groups, test_groups, test_fraction=test_fraction, seed=seed)
     emit(TrainEvent("stage", message=f"extracting {len(index.clips)} clips"))
     ex, train_ex = training_caches(index.clips, augment, cache_dir, progress=lambda d, t: emit(
         TrainEvent("stage", batch=d, batches=t, message="extracting clips")), image_size=image_size)
+    outliers, outlier_labels = (outlier_clips(outlier_dirs, classes, image_size, cache_dir) if outlier_dirs
+                                else ([], []))
     train_xy = labelled(train_ex, split.train, classes)
     val_xy, test_xy = (labelled(ex, part, classes) for part in (split.val, split.test))
     emit(TrainEvent("stage", message=f"training {arch} on {len(train_xy[0])} clips"))
     result = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, augment=augment,
-                   image_size=image_size, progress=progress, cancel=cancel)
-    val_eval = evaluate(result.model, *val_xy, classes)
-    test_eval = evaluate(result.model, *test_xy, classes) if test_xy[0] else None
+                   image_size=image_size, progress=progress, cancel=cancel, outliers=outliers or None)
+    val_probs = predict_paths(result.model, val_xy[0])
+    val_eval = score(np.asarray(val_xy[1]), val_probs[:, :len(classes)].argmax(axis=1), classes)
+    test_probs = predict_paths(result.model, test_xy[0]) if test_xy[0] else None
+    test_eval = (score(np.asarray(test_xy[1]), test_probs[:, :len(classes)].argmax(axis=1), classes)
+                 if test_probs is not None else None)
     metrics = {"validation": {"accuracy": val_eval.accuracy, "n": val_eval.n, "protocol": "validation groups "
                               + ",".join(split.val_groups), "held_out_groups": list(split.val_groups)}}
     if test_eval is not None:
@@ -298,10 +419,7 @@ def train_and_save(
         "parameters": int(result.model.count_params()),
         "sampler": bundle_mod.sampler_meta(image_size=image_size),
         "training": {
-            "epochs_max": epochs, "epochs_run": len(result.history), "best_epoch": result.best_epoch,
-            "batch_size": batch_size, "patience": patience if patience is not None else PAPER_PATIENCE.get(arch),
-            "seed": seed, "optimizer": "adam", "learning_rate": 1e-3,
-            "augment": record(augment),
+            **result.settings, "epochs_run": len(result.history), "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early, "cancelled": result.cancelled,
             "seconds": round(result.seconds, 1), "command": command, "history": result.history,
         },
@@ -312,6 +430,22 @@ def train_and_save(
                  "short_clips": [str(c.path.name) for c, _ in ex.short],
                  "failed_clips": [f"{c.path.name}: {msg}" for c, msg in ex.failed]},
     }
+    if rec.backbone:
+        from .pretrained import backbone_record
+
+        meta["backbone"] = backbone_record(image_size)
+    if outliers:
+        threshold = threshold_for(known_score(val_probs, len(classes)))
+        meta["open_set"] = {
+            "score": "probability of the best known class (the 'other' output is the last one)",
+            "other_output": True, "threshold": threshold,
+            "protocol": f"threshold: {KNOWN_ACCEPT:.0%} of the validation groups' known clips accepted",
+            "outlier_classes": sorted(set(outlier_labels)), "outlier_clips": len(outliers),
+            "outlier_data": [str(Path(d).resolve()) for d in outlier_dirs or []],
+        }
+        if test_probs is not None:
+            meta["open_set"]["test"] = {**rates(known_score(test_probs, len(classes)), None, threshold),
+                                        "protocol": split.protocol + "; known clips only"}
     saved = bundle_mod.save_bundle(result.model, meta, out_dir, overwrite=overwrite)
     emit(TrainEvent("done", message=f"saved {saved}"))
     return TrainJobResult(saved, bundle_mod.read_meta(saved), result, test_eval)

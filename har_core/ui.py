@@ -33,7 +33,7 @@ if "tensorflow" not in sys.modules:
 from .bundle import BundleListing, ModelBundle
 from .config import settings
 from .errors import HarError
-from .registry import ModelRegistry
+from .registry import ModelRegistry, accuracy_of, ranking_accuracy
 from .uploads import SessionFolder, sweep_stale
 
 # (script path relative to app.py, label, icon) for st.page_link and the home page's page list.
@@ -87,15 +87,6 @@ def load_model(name: str) -> ModelBundle:
     reg = registry()
     with st.spinner(f"Loading model {name} (TensorFlow starts the first time, a few seconds)…"):
         return reg.load(name)
-
-
-def accuracy_of(entry: dict[str, Any]) -> float | None:
-    """The headline accuracy of one metrics entry (plain runs say 'accuracy', cross-validation 'mean')."""
-    for key in ("accuracy", "mean"):
-        value = entry.get(key)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return None
 
 
 def format_metric(name: str, entry: dict[str, Any]) -> str:
@@ -185,17 +176,6 @@ def _crossval(meta: dict[str, Any]) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) and accuracy_of(entry) is not None else None
 
 
-def _ranking_accuracy(meta: dict[str, Any]) -> float:
-    """What the model menus rank by: the k-fold mean over groups when one was measured, since it averages
-    several held-out splits; else the headline accuracy; -1 for a bundle with no measurement."""
-    entry = _crossval(meta)
-    if entry is None:
-        found = _headline(meta)
-        entry = found[1] if found else {}
-    accuracy = accuracy_of(entry)
-    return -1.0 if accuracy is None else accuracy
-
-
 def model_label(listing: BundleListing) -> str:
     """'lrcn — LRCN, 4 classes' for select boxes."""
     meta = listing.meta or {}
@@ -218,7 +198,7 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
-    best = max(range(len(usable)), key=lambda i: _ranking_accuracy(usable[i].meta or {}))
+    best = max(range(len(usable)), key=lambda i: ranking_accuracy(usable[i].meta or {}))
     name = st.selectbox(label, names, index=best, key=key, format_func=lambda n: model_label(by_name[n]),
                         help="The model with the best k-fold accuracy over groups (else test accuracy) is "
                              "chosen first.")

@@ -129,7 +129,7 @@ def suggest_name(arch: str, jobs: TrainingJobs) -> None:
 
 def start_form(jobs: TrainingJobs) -> None:
     """The settings of a new training; starting validates everything before any work is done."""
-    from har_core.models import ARCHITECTURES, PAPER_PATIENCE  # imports Keras: only where training is on
+    from har_core.architectures import ARCHITECTURES, DEFAULT_ARCH
 
     s = settings()
     data_dir = st.text_input("Dataset folder (UCF50 layout: <folder>/<Class>/v_<Class>_gNN_cMM.avi)",
@@ -145,19 +145,36 @@ def start_form(jobs: TrainingJobs) -> None:
     classes = st.multiselect(
         "Classes", names, default=sorted(default), key="train_classes",
         format_func=lambda c: f"{c} ({summary[c]['clips']} clips, {len(summary[c]['groups'])} groups)")
-    c1, c2, c3, c4 = st.columns(4)
-    arch = c1.selectbox("Architecture", list(ARCHITECTURES), format_func=str.upper, key="train_arch")
-    epochs = int(c2.number_input("Max epochs", 1, 500, 30, key="train_epochs"))
-    batch_size = int(c3.number_input("Batch size", 1, 64, 4, key="train_batch"))
-    patience = int(c4.number_input("Early-stopping patience", 1, 200, PAPER_PATIENCE.get(arch, 10),
-                                   key=f"patience_{arch}", help="Default: the paper's value for this architecture"))
+    names_ = list(ARCHITECTURES)
+    arch = st.selectbox("Architecture", names_, index=names_.index(DEFAULT_ARCH), key="train_arch",
+                        format_func=lambda a: f"{a}: {ARCHITECTURES[a].title}")
+    rec = ARCHITECTURES[arch]
+    epochs = batch_size = patience = None
+    augment, outlier_dirs = "none", None
+    if rec.backbone and rec.head == "mean":
+        st.caption(f"Frames go through the frozen ImageNet {rec.backbone} once and are cached; the head is a "
+                   "logistic regression fitted in one step (no epochs): seconds once the frames are encoded.")
+    else:
+        c2, c3, c4 = st.columns(3)
+        epochs = int(c2.number_input("Max epochs", 1, 500, min(rec.epochs, 100), key=f"train_epochs_{arch}"))
+        batch_size = int(c3.number_input("Batch size", 1, 64, rec.batch_size, key=f"train_batch_{arch}"))
+        patience = int(c4.number_input("Early-stopping patience", 1, 200, rec.patience, key=f"patience_{arch}",
+                                       help="Default: the architecture's (the paper's for its two networks)"))
     a1, a2 = st.columns([3, 1])
-    augment = a1.selectbox("Training augmentation", list(AUGMENT_LABELS), format_func=AUGMENT_LABELS.get,
-                           key="train_augment", help="Varies the training clips each epoch; validation and test "
-                           "clips are never augmented.")
-    image_size = a2.selectbox("Frame size (pixels)", [64, 96, 128], key="train_size",
-                              help="64 is the paper's. Larger frames show more detail; a 96-pixel model trains "
-                              "about twice as long.")
+    if rec.backbone:
+        others = [c for c in names if c not in classes]
+        if a1.checkbox("Learn 'no known activity' from the other classes of this folder", value=bool(others),
+                       key="train_outliers", disabled=not others,
+                       help="Clips of the classes not chosen above teach the model an 'other' answer, so that "
+                       "videos of none of its activities are called 'no known activity'."):
+            outlier_dirs = [data_dir]
+    else:
+        augment = a1.selectbox("Training augmentation", list(AUGMENT_LABELS), format_func=AUGMENT_LABELS.get,
+                               key="train_augment", help="Varies the training clips each epoch; validation and "
+                               "test clips are never augmented.")
+    image_size = a2.selectbox("Frame size (pixels)", list(rec.sizes), key=f"train_size_{arch}",
+                              help=f"{rec.image_size} is the architecture's default. Larger frames show more "
+                              "detail and cost more time per frame.")
     groups = sorted({g for c in classes for g in summary[c]["groups"]})
     protocol = st.radio("Held-out groups", ["random", "explicit"], horizontal=True, key="train_protocol",
                         format_func={"random": "Random groups (seeded)", "explicit": "Choose groups"}.get)
@@ -187,7 +204,7 @@ def start_form(jobs: TrainingJobs) -> None:
                                     epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
                                     val_groups=val_groups, test_groups=test_groups,
                                     test_fraction=test_fraction, augment=augment,
-                                    image_size=image_size))
+                                    image_size=image_size, outlier_dirs=outlier_dirs))
             st.rerun()
     if running:
         st.caption("A training job is running (below); a new one can start when it ends.")

@@ -103,7 +103,8 @@ if st.button("Recognise the action", type="primary", icon=":material/play_arrow:
         ann = annotate(bundle, video, out, max_seconds=cfg.max_video_seconds,
                        progress=lambda f, what: bar.progress(min(1.0, f), text=f"{what.capitalize()}…"))
         bar.empty()
-        st.session_state.predict_result = {"key": key, "ann": ann, "title": title, "classes": bundle.classes}
+        st.session_state.predict_result = {"key": key, "ann": ann, "title": title, "classes": bundle.classes,
+                                           "threshold": bundle.threshold}
 
 result = st.session_state.get("predict_result")
 if not result or result["key"] != key:
@@ -117,10 +118,18 @@ left, right = st.columns([3, 2])
 with left:
     st.video(str(ann.out_path))
     st.download_button("Download the annotated video", data=ann.out_path.read_bytes(), icon=":material/download:",
-                       file_name=f"{Path(result['title']).stem or 'video'}-{pred.label}.mp4", mime="video/mp4")
+                       file_name=f"{Path(result['title']).stem or 'video'}-{pred.shown.replace(' ', '-')}.mp4", mime="video/mp4")
 with right:
-    st.metric("Predicted action", pred.label)
-    st.markdown(f"**{pred.confidence * 100:.0f}%** confidence, averaged over {len(ann.timeline)} windows")
+    st.metric("Predicted action", pred.shown)
+    if pred.known:
+        st.markdown(f"**{pred.confidence * 100:.0f}%** confidence, averaged over {len(ann.timeline)} windows")
+    else:
+        st.markdown(f"None of the model's activities: its best guess, **{pred.label}**, has only "
+                    f"{pred.confidence * 100:.0f}% (averaged over {len(ann.timeline)} windows), under the "
+                    f"{result['threshold'] * 100:.0f}% it needs.")
+    unknown_windows = sum(not w["known"] for w in ann.timeline)
+    if unknown_windows and pred.known:
+        st.caption(f"{unknown_windows} of {len(ann.timeline)} windows show no known activity.")
     ranked = sorted(zip(classes, pred.probs), key=lambda cp: cp[1])[-5:]
     bars = go.Figure(go.Bar(x=[p for _, p in ranked], y=[c for c, _ in ranked], orientation="h",
                             text=[f"{p * 100:.1f}%" for _, p in ranked], textposition="auto"))
@@ -134,6 +143,9 @@ timeline = go.Figure()
 times = [w["time"] for w in ann.timeline]
 for c in classes:
     timeline.add_trace(go.Scatter(x=times, y=[w["probs"][c] for w in ann.timeline], name=c, mode="lines"))
+if result["threshold"] is not None:
+    timeline.add_hline(y=result["threshold"], line_dash="dot", line_color="grey",
+                       annotation_text="no known activity while every class is below this line")
 timeline.update_layout(title="Class probabilities over the video", height=320, xaxis_title="seconds",
                        yaxis=dict(range=[0, 1], tickformat=".0%"), margin=dict(l=10, r=10, t=40, b=10))
 st.plotly_chart(timeline, width="stretch")

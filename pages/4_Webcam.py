@@ -71,8 +71,12 @@ def live_stats() -> None:
     if s.error:
         st.error(f"Classification stopped: {s.error}", icon=":material/error:")
     if s.prediction is not None:
-        st.metric("Action", s.prediction.label, help="Averaged over the last few predictions")
-        st.progress(s.prediction.confidence, text=f"{s.prediction.confidence * 100:.0f}% confidence")
+        st.metric("Action", s.prediction.shown, help="Averaged over the last few predictions")
+        if s.prediction.known:
+            st.progress(s.prediction.confidence, text=f"{s.prediction.confidence * 100:.0f}% confidence")
+        else:
+            st.caption(f"Best guess {s.prediction.label} at {s.prediction.confidence * 100:.0f}%: too unsure to "
+                       "call it one of the model's activities.")
         st.caption(" · ".join(f"{label} {p * 100:.0f}%" for label, p in s.prediction.top_k))
     else:
         st.caption("Collecting frames for the first window…")

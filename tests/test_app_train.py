@@ -52,12 +52,15 @@ def run_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 300
 def test_train_a_model_end_to_end(env: Path) -> None:
     at = page()
     assert sorted(at.multiselect(key="train_classes").value) == ["Left", "Right", "Up"]
-    from har_core.models import ARCHITECTURES
+    from har_core.architectures import ARCHITECTURES, DEFAULT_ARCH
 
-    assert at.selectbox(key="train_arch").options == [a.upper() for a in ARCHITECTURES]
+    assert at.selectbox(key="train_arch").options == [f"{a}: {r.title}" for a, r in ARCHITECTURES.items()]
+    assert at.selectbox(key="train_arch").value == DEFAULT_ARCH  # the pretrained default: no epochs to set
+    assert not [n for n in at.number_input if n.key.startswith("train_epochs")]
     at.selectbox(key="train_arch").set_value("lrcn").run()
     assert at.number_input(key="patience_lrcn").value == 15  # the paper's patience for LRCN
-    at.number_input(key="train_epochs").set_value(2)
+    assert at.selectbox(key="train_size_lrcn").value == 64  # the paper's frame size
+    at.number_input(key="train_epochs_lrcn").set_value(2)
     assert at.selectbox(key="train_augment").value == "none"  # the paper's, unless asked
     at.selectbox(key="train_augment").set_value("flip")
     at.text_input(key="train_name").set_value("tiny")

@@ -77,11 +77,14 @@ def test_cli_crossval_bad_k_exits_2_with_one_line(synth_data: Path) -> None:
     assert r.stderr.strip().count("\n") == 0 and "k must be between 2" in r.stderr
 
 
-def test_cli_offers_every_registered_architecture() -> None:
-    from har_core.cli import ARCH_CHOICES
-    from har_core.models import ARCHITECTURES
+def test_cli_offers_every_registered_architecture_and_defaults_to_the_pretrained_one() -> None:
+    from har_core.architectures import ARCHITECTURES, DEFAULT_ARCH
+    from har_core.cli import parser
 
-    assert set(ARCH_CHOICES) == set(ARCHITECTURES)
+    train = parser()._subparsers._group_actions[0].choices["train"]
+    arch = next(a for a in train._actions if a.dest == "arch")
+    assert list(arch.choices) == list(ARCHITECTURES) and arch.default == DEFAULT_ARCH
+    assert ARCHITECTURES[DEFAULT_ARCH].backbone == "efficientnet-lite0"
 
 
 def test_record_in_bundle_adds_crossval_and_refuses_another_arch(synth_bundle: Path, tmp_path: Path) -> None:
