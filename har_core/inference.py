@@ -18,6 +18,7 @@ import numpy as np
 
 from .bundle import ModelBundle
 from .errors import HarError
+from .features import FRAME_BATCH
 from .overlay import draw_label
 from .sampling import window_members, window_step
 from .video import MIN_FRAMES, H264Writer, iter_every, iter_frames, read_header, sample_clip, to_model_frame
@@ -164,8 +165,8 @@ def window_probs(bundle: ModelBundle, frames: np.ndarray, batch_size: int = 64) 
     members = [window_members(k, length) for k in range(len(frames))]
     split = _encoder_for(bundle)
     if split is not None:
-        feats = np.concatenate([_predict(bundle, split.encoder.predict_on_batch, frames[i:i + 256])
-                                for i in range(0, len(frames), 256)])
+        feats = np.concatenate([_predict(bundle, split.encoder.predict_on_batch, frames[i:i + FRAME_BATCH])
+                                for i in range(0, len(frames), FRAME_BATCH)])
         return np.concatenate([_predict(bundle, split.head.predict_on_batch,
                                         np.stack([feats[m] for m in members[i:i + batch_size]]))
                                for i in range(0, len(members), batch_size)])

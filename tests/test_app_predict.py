@@ -210,3 +210,21 @@ def test_too_long_and_too_large(weights: Path, right_video: Path, monkeypatch: p
     at.file_uploader[0].set_value(("big.avi", right_video.read_bytes(), "video/x-msvideo")).run()
     assert not at.exception
     assert len(errors(at)) == 1 and "larger than" in errors(at)[0]
+
+
+def test_a_video_of_no_known_activity_says_so_beside_the_best_guess(right_video: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped default model on a moving square, which is none of its activities."""
+    from har_core.config import PROJECT_DIR
+
+    shutil.copytree(PROJECT_DIR / "weights" / "imagenet_mean", tmp_path / "w" / "imagenet_mean")
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(tmp_path / "w"))
+    at = run_page()
+    at.file_uploader[0].set_value(("square.avi", right_video.read_bytes(), "video/x-msvideo")).run()
+    at = recognise(at)
+    assert not errors(at), errors(at)
+    assert {m.label: m.value for m in at.metric}["Predicted action"] == "no known activity"
+    pred = at.session_state["predict_result"]["ann"].prediction
+    assert not pred.known and pred.label in pred.top_k[0]
+    assert any(f"best guess, **{pred.label}**" in m.value for m in at.markdown)
+    assert "no known activity while every class is below this line" in at.get("plotly_chart")[1].proto.spec

@@ -39,7 +39,7 @@ def test_train_short_job_with_live_curves(browser: object, train_server: AppServ
     assert_no_exception(page)
     page.get_by_text("Start training").wait_for(timeout=60000)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Architecture").click()
-    page.get_by_role("option", name="LRCN", exact=True).click()
+    page.get_by_role("option", name=re.compile(r"^lrcn: ")).click()
     wait_idle(page)
     epochs = page.get_by_label("Max epochs")
     epochs.fill(str(EPOCHS))
