@@ -89,7 +89,10 @@ def build(arch: str, num_classes: int, size: int | None = None) -> keras.Model:
     return {"convlstm": build_convlstm, "lrcn": build_lrcn}[rec.name](num_classes, rec.frames, size)
 
 
-def pretrained_head(model: keras.Model) -> keras.Model | None:
-    """The trained head of a model built by `attach_backbone`, or None for a network trained whole."""
+def pretrained_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | None:
+    """(frozen per-frame encoder, trained head) of a model built by `attach_backbone`; None for a network
+    trained whole."""
     names = {layer.name for layer in model.layers}
-    return model.get_layer("head") if {"frame_encoder", "head"} <= names else None
+    if not {"frame_encoder", "head"} <= names:
+        return None
+    return model.get_layer("frame_encoder").layer, model.get_layer("head")

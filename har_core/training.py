@@ -18,13 +18,13 @@ import numpy as np
 
 from . import bundle as bundle_mod
 from .augment import Augment, augment_named, record
+from .architectures import architecture
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH
 from .dataset import Clip, ExtractResult, extract, load_cached, scan
 from .errors import HarError
-from .architectures import architecture
 from .features import cached_features
+from .models import attach_backbone, build, build_sequence_head, pretrained_parts
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
-from .models import attach_backbone, build, build_sequence_head, pretrained_head
 from .splits import Split, split_by_groups
 
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 256  # frame sides --size accepts; 64 is the paper's
@@ -207,11 +207,14 @@ def train(
         y = np.asarray(list(train_data[1]) + other * len(outliers or []), dtype="int32")
         if progress:
             progress(TrainEvent("stage", message=f"encoding frames of {len(paths) + len(val_data[0])} clips"))
-        x, x_val = clip_features(paths, image_size, progress), clip_features(val_data[0], image_size, progress)
+        from .pretrained import load_lite0
+
+        encoder = load_lite0(image_size)
+        x, x_val = clip_features(paths, encoder, progress), clip_features(val_data[0], encoder, progress)
         head = build_sequence_head(len(classes) + len(other), rec.head, rec.frames, x.shape[-1])
         y_val = np.asarray(val_data[1], dtype="int32")
         if rec.head == "mean":
-            monitor = fit_linear_head(head, x, y, x_val, y_val, rec.c or 1.0, _outlier_weight(y, len(classes)),
+            monitor = fit_linear_head(head, x, y, x_val, y_val, float(rec.c), _outlier_weight(y, len(classes)),
                                       progress)
         else:
             head.compile(optimizer=keras.optimizers.Adam(rec.learning_rate), loss=loss, metrics=["accuracy"])
@@ -242,7 +245,7 @@ def fit_linear_head(head: keras.Model, x: np.ndarray, y: np.ndarray, x_val: np.n
     logs = {}
     for prefix, xs, ys in (("", x, y), ("val_", x_val, y_val)):
         probs = np.asarray(head.predict_on_batch(xs))
-        logs[f"{prefix}accuracy"] = float((probs[:, :len(probs[0])].argmax(axis=1) == ys).mean())
+        logs[f"{prefix}accuracy"] = float((probs.argmax(axis=1) == ys).mean())
         logs[f"{prefix}loss"] = float(log_loss(ys, probs, labels=list(range(n_out))))
     monitor.history, monitor.best_epoch = [{"epoch": 1, **logs}], 1
     if progress:
@@ -250,14 +253,13 @@ def fit_linear_head(head: keras.Model, x: np.ndarray, y: np.ndarray, x_val: np.n
     return monitor
 
 
-def clip_features(paths: list[Path], image_size: int,
-                  progress: ProgressHook | None = None) -> np.ndarray:
-    """Backbone features (n, frames, 1280) of cached clips, encoded once and then read from disk."""
-    from .pretrained import BACKBONE_NAME, load_lite0
+def clip_features(paths: list[Path], encoder: keras.Model, progress: ProgressHook | None = None) -> np.ndarray:
+    """ImageNet backbone features (n, frames, 1280) of cached clips, encoded once and then read from disk."""
+    from .pretrained import BACKBONE_NAME
 
     report = None if progress is None else (
         lambda d, t: progress(TrainEvent("stage", batch=d, batches=t, message="encoding frames")))
-    return cached_features(paths, load_lite0(image_size), BACKBONE_NAME, report)
+    return cached_features(paths, encoder, BACKBONE_NAME, report)
 
 
 @dataclass
@@ -275,10 +277,10 @@ class Evaluation:
 def predict_paths(model: keras.Model, paths: list[Path], batch_size: int = 32) -> np.ndarray:
     """Output probabilities for cached clips, batch by batch (no per-clip predict). A model with a
     pretrained frame encoder reads its cached features and runs only its head."""
-    head = pretrained_head(model)
-    if head is not None:
-        size = int(model.input_shape[2])
-        feats = clip_features(paths, size)
+    parts = pretrained_parts(model)
+    if parts is not None:
+        encoder, head = parts
+        feats = clip_features(paths, encoder)
         out = [head.predict_on_batch(feats[i:i + batch_size]) for i in range(0, len(paths), batch_size)]
     else:
         out = [model.predict_on_batch(np.stack([load_cached(p) for p in paths[i:i + batch_size]]))

@@ -104,7 +104,8 @@ def show_result(status: JobStatus) -> None:
 
 jobs = training_jobs(str(settings().weights_dir))
 st.title(":material/model_training: Train")
-st.caption("ConvLSTM or LRCN as in the paper, but split by UCF50 groups so no source video is on both sides.")
+st.caption("A head on frozen ImageNet frame features (seconds to train), or the paper's ConvLSTM and LRCN from scratch; "
+           "always split by UCF50 groups, so no source video is on both sides.")
 
 interrupted = jobs.interrupted()
 if interrupted is not None:

@@ -19,6 +19,17 @@ FOUR = ["HorseRace", "PizzaTossing", "PlayingPiano", "PlayingViolin"]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "realdata: needs ../shared/data/ucf50 (required in CI)")
     config.addinivalue_line("markers", "e2e: drives a real browser against `streamlit run`")
+    config.addinivalue_line("markers", "browser: needs Debian's chromium (the e2e tests)")
+    config.addinivalue_line("markers", "slow: left out of the everyday tier, `pytest -m \"not slow\"`; CI runs all")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests and tests on the real clips are slow by nature: they join the `slow` tier here."""
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(pytest.mark.browser)
+        if "e2e" in item.keywords or "realdata" in item.keywords:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

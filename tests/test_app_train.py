@@ -49,6 +49,7 @@ def run_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 300
     raise AssertionError(f"timed out; captions: {texts(at, 'caption')}")
 
 
+@pytest.mark.slow
 def test_train_a_model_end_to_end(env: Path) -> None:
     at = page()
     assert sorted(at.multiselect(key="train_classes").value) == ["Left", "Right", "Up"]

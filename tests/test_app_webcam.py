@@ -80,6 +80,7 @@ def test_ice_servers_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -
         ice_servers(Settings.from_env())
 
 
+@pytest.mark.slow
 def test_live_annotator_classifies_and_draws(synth_bundle: Path) -> None:
     """Frames at 25 fps through the callback's code path: predictions arrive from the worker thread, the
     label is drawn on the returned frames, and the stats count frames, predictions and fps."""
@@ -134,6 +135,7 @@ def test_live_annotator_switches_models_without_leaking_threads(synth_bundle: Pa
     assert sum(t.name == "har-stream" for t in threading.enumerate()) == before
 
 
+@pytest.mark.slow
 def test_webrtc_after_tensorflow_does_not_crash(tmp_path: Path) -> None:
     """Regression: a server that had loaded a model (TensorFlow) died with SIGSEGV when the Webcam page
     then imported streamlit-webrtc. Pages import har_core.ui first, which prevents it."""

@@ -69,6 +69,7 @@ def test_unknown_or_out_of_range_augmentation_is_a_user_error() -> None:
         Augment(zoom=0.1)
 
 
+@pytest.mark.slow
 def test_training_with_temporal_jitter_reads_the_finer_cache(synth_data: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, int] = {}

@@ -12,6 +12,8 @@ import pytest
 from har_core.bundle import load_bundle
 from har_core.inference import classify
 
+pytestmark = pytest.mark.slow  # starts TensorFlow and PyTorch in a subprocess
+
 SCRIPT = """
 import json, sys
 from har_core.bundle import load_bundle

@@ -37,6 +37,7 @@ def assert_user_error(proc: subprocess.CompletedProcess, *words: str) -> None:
 
 # --- synthetic videos -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_info_extract_train_evaluate_on_synthetic_data(synth_data, tmp_path):
     info = last_json(run("info", synth_data, "--json"))
     assert set(info["classes"]) == {"Left", "Right", "Up"} and info["clips"] == 24
@@ -53,6 +54,7 @@ def test_info_extract_train_evaluate_on_synthetic_data(synth_data, tmp_path):
     assert ev["groups_seen_in_training"] == []
 
 
+@pytest.mark.slow
 def test_classify_and_annotate_synthetic(synth_bundle, right_video, tmp_path):
     c = last_json(run("classify", right_video, "--model", synth_bundle, "--json"))
     assert c["label"] == "Right" and len(c["top_k"]) == 3 and 0 < c["confidence"] <= 1
@@ -73,6 +75,7 @@ def test_download_from_a_local_server(tmp_path):
 
 # --- real clips -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_all_subcommands_on_shared_clips(shared_data, tmp_path):
     info = last_json(run("info", shared_data, "--json"))
     assert info["classes"]["HorseRace"]["groups"] == 23
@@ -109,6 +112,7 @@ def test_missing_empty_and_text_files(tmp_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
+@pytest.mark.slow
 def test_truncated_video(synth_bundle, tmp_path):
     full = make_video(tmp_path / "full.avi", n=60).read_bytes()
     header_only = tmp_path / "cut.avi"
@@ -120,6 +124,7 @@ def test_truncated_video(synth_bundle, tmp_path):
     assert "truncated" in proc.stderr and last_json(proc)["frames"] < 60
 
 
+@pytest.mark.slow
 def test_one_frame_video(synth_bundle, tmp_path):
     one = make_video(tmp_path / "one.avi", n=1)
     assert_user_error(run("classify", one, "--model", synth_bundle, check=False), "1 frame")
@@ -132,6 +137,7 @@ def test_bad_urls():
     assert_user_error(run("download", "ftp://example.com/v.mp4", check=False), "http")
 
 
+@pytest.mark.slow
 def test_bad_model_bad_arguments_and_bad_data(right_video, tmp_path):
     assert_user_error(run("classify", right_video, "--model", tmp_path / "none", check=False), "no model bundle")
     assert_user_error(run("train", tmp_path, "--arch", "vgg", "--out", tmp_path / "x", check=False), "invalid choice")

@@ -13,6 +13,8 @@ import har_core.crossval as cv
 from har_core.dataset import extract, scan
 from har_core.errors import HarError
 
+pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
+
 
 def test_every_group_is_tested_once_and_never_trained_on(synth_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[set[Path], set[Path]]] = []

@@ -25,6 +25,8 @@ from har_core.jobs import INTERRUPTED, TrainingJobs
 from har_core.registry import ModelRegistry
 from synth import make_video
 
+pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_PAGE = str(ROOT / "pages" / "2_Train.py")
 

@@ -15,6 +15,8 @@ import pytest
 from har_core.errors import HarError
 from synth import CLASSES, make_video, write_avi
 
+pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
+
 SIZE = 96  # any size the backbone takes; small keeps the suite fast
 
 

@@ -19,6 +19,8 @@ from har_core.errors import HarError
 from har_core.jobs import CANCELLED, DONE, FAILED, INTERRUPTED, JobStatus, TrainingJobs, TrainRequest
 from har_core.training import TrainEvent, TrainJobResult
 
+pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
+
 
 def request(data: Path, name: str = "m1", **kw: Any) -> TrainRequest:
     base = dict(name=name, arch="lrcn", data_dir=str(data), classes=None, epochs=3, batch_size=4,

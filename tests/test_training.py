@@ -10,6 +10,8 @@ from har_core.splits import split_by_groups
 from har_core.training import ClipSequence, score, train
 from synth import CLASSES
 
+pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
+
 
 @pytest.fixture(scope="module")
 def xy(synth_data, tmp_path_factory):
