@@ -116,6 +116,17 @@ def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def cmd_calibrate(a: argparse.Namespace) -> dict[str, Any]:
+    from .crossval import calibrate_max_softmax
+
+    meta = calibrate_max_softmax(a.model, a.data_dir, a.outliers, a.cache)
+    o = meta["open_set"]
+    print(f"'no known activity' below {o['threshold']:.3f}: {o['test']['known_accepted']:.3f} of "
+          f"{o['test']['n_known']} known test clips accepted, {o['test']['unknown_rejected']:.3f} of "
+          f"{o['test']['n_unknown']} unknown clips rejected, AUROC {o['test']['auroc']:.3f} ({o['protocol']})")
+    return o
+
+
 def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
@@ -265,6 +276,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("-k", type=int, default=5, help="number of folds (each group is tested once)")
     sp.add_argument("--record", default=None, metavar="BUNDLE",
                     help="store the result in this bundle's model.json (same architecture and classes)")
+    sp = add("calibrate", "give a model without an 'other' output a 'no known activity' threshold")
+    sp.add_argument("data_dir", help="the data it was trained on (its validation and test groups are read)")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--outliers", nargs="+", required=True, metavar="DIR",
+                    help="folders of clips of activities the model does not know")
+    sp.add_argument("--cache", default=None)
     sp = add("evaluate", "score a model on the classes it knows")
     sp.add_argument("data_dir")
     sp.add_argument("--model", default=None)
@@ -287,7 +304,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "crossval": cmd_crossval,
-            "evaluate": cmd_evaluate,
+            "calibrate": cmd_calibrate, "evaluate": cmd_evaluate,
             "classify": cmd_classify, "annotate": cmd_annotate, "download": cmd_download}
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from .augment import record
 from .bundle import META_FILE, read_meta
 from .architectures import architecture
-from .dataset import scan
+from .dataset import extract, scan
 from .errors import HarError
 from .splits import kfold_by_groups
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
@@ -178,8 +178,50 @@ def record_in_bundle(bundle_dir: str | os.PathLike, result: dict[str, Any]) -> d
         meta["open_set"] = {key: value for key, value in meta["open_set"].items() if key != "test"}
         meta["open_set"].update(threshold=result["open_set"]["threshold"], protocol=result["open_set"]["protocol"],
                                 crossval=result["open_set"])
+    _write_meta(bundle_dir, meta)
+    return meta
+
+
+def _write_meta(bundle_dir: str | os.PathLike, meta: dict[str, Any]) -> None:
     path = Path(bundle_dir) / META_FILE
     tmp = path.with_name(f".{META_FILE}.partial-{os.getpid()}")
     tmp.write_text(json.dumps(meta, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def calibrate_max_softmax(bundle_dir: str | os.PathLike, data_dir: str | os.PathLike, outlier_dirs: list[str],
+                          cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """'No known activity' for a bundle without an 'other' output (the paper's networks): its best class's
+    probability, thresholded where 95% of its validation groups' known clips pass, then measured on its
+    test groups and on clips of classes it never saw. model.json is replaced atomically."""
+    from .bundle import load_bundle
+
+    bundle = load_bundle(bundle_dir)
+    meta, classes = bundle.meta, bundle.classes
+    if (meta.get("open_set") or {}).get("other_output"):
+        raise HarError(f"bundle {bundle.name} learnt 'other' in training: its threshold comes from crossval --record")
+    index = scan(data_dir).select(classes)
+
+    def scores(groups: list[str]) -> np.ndarray:
+        clips = [c for c in index.clips if c.group in groups]
+        if not clips:
+            raise HarError(f"no clips of {bundle.name}'s classes in groups {', '.join(groups) or 'none'}")
+        ex = extract(clips, cache_dir, size=bundle.image_size)
+        return known_score(predict_paths(bundle.model, ex.paths), len(classes))
+
+    split = meta.get("split") or {}
+    threshold = threshold_for(scores(split.get("val_groups") or []))
+    paths, labels = outlier_clips(outlier_dirs, classes, bundle.image_size, cache_dir)
+    unknown = known_score(predict_paths(bundle.model, paths), len(classes))
+    names = np.asarray(labels)
+    meta["open_set"] = {
+        "score": "probability of the best class (no 'other' output)", "other_output": False, "threshold": threshold,
+        "protocol": (f"threshold: {KNOWN_ACCEPT:.0%} of the validation groups' known clips accepted; rates: the "
+                     f"test groups' known clips and {len(paths)} clips of {len(set(labels))} classes the model "
+                     "never saw"),
+        "test": {**rates(scores(split.get("test_groups") or []), unknown, threshold),
+                 "rejected_by_class": {c: float((unknown[names == c] < threshold).mean()) for c in sorted(set(labels))}},
+        "outlier_data": [str(Path(d).resolve()) for d in outlier_dirs],
+    }
+    _write_meta(bundle_dir, meta)
     return meta

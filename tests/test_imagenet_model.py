@@ -185,3 +185,26 @@ def test_outliers_need_a_pretrained_architecture_and_other_classes(synth_data: P
         train("lrcn", list(CLASSES), ([Path("x")], [0]), ([Path("y")], [0]), outliers=[Path("z")])
     with pytest.raises(HarError, match="use --augment none"):
         train("imagenet_mean", list(CLASSES), ([Path("x")], [0]), ([Path("y")], [0]), augment="flip")
+
+
+def test_a_paper_bundle_gets_a_max_softmax_threshold(synth_bundle: Path, synth_data: Path, outlier_data: Path,
+                                                     tmp_path: Path, cache: Path) -> None:
+    from har_core.bundle import load_bundle
+    from har_core.crossval import calibrate_max_softmax
+
+    bundle_dir = tmp_path / "paper"
+    shutil.copytree(synth_bundle, bundle_dir)
+    o = calibrate_max_softmax(bundle_dir, synth_data, [str(outlier_data)], cache)["open_set"]
+    assert not o["other_output"] and "validation groups" in o["protocol"] and "never saw" in o["protocol"]
+    assert o["test"]["n_known"] == 6 and o["test"]["n_unknown"] == 6
+    assert set(o["test"]["rejected_by_class"]) == {"Blocks", "Noise"} and 0.0 <= o["test"]["auroc"] <= 1.0
+    bundle = load_bundle(bundle_dir)  # still loads: no extra output was promised
+    assert bundle.threshold == o["threshold"]
+
+
+def test_a_bundle_that_learnt_other_is_not_recalibrated(open_bundle: Path, synth_data: Path, outlier_data: Path,
+                                                         cache: Path) -> None:
+    from har_core.crossval import calibrate_max_softmax
+
+    with pytest.raises(HarError, match="learnt 'other' in training"):
+        calibrate_max_softmax(open_bundle, synth_data, [str(outlier_data)], cache)
