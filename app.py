@@ -4,18 +4,22 @@ from __future__ import annotations
 import streamlit as st
 
 from har_core import ui
+from har_core.architectures import ARCHITECTURES
 from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.config import PROJECT_DIR, settings
 from har_core.dataset import scan
 from har_core.errors import HarError
+from har_core.registry import ranking_accuracy
 
 ui.page_setup("Home", ":material/directions_run:")
 
 st.title(":material/directions_run: HAR Studio")
 st.markdown(
-    "Recognise human activities in video with two neural networks from the paper *Human Activity Recognition "
-    "Using CNN and LSTM Methods*: **LRCN** (a CNN per frame, then an LSTM) and **ConvLSTM**. "
-    "Browse the UCF50 dataset, train a model, and classify an uploaded video, a video link or your webcam live."
+    "Recognise human activities in video. The default model reads every frame with a frozen ImageNet CNN "
+    "(EfficientNet-Lite0) and says **no known activity** when a video shows none of its activities; beside it "
+    "are the two networks of the paper *Human Activity Recognition Using CNN and LSTM Methods*, **LRCN** (a "
+    "CNN per frame, then an LSTM) and **ConvLSTM**, trained from scratch. Browse the UCF50 dataset, train a "
+    "model, and classify an uploaded video, a video link or your webcam live."
 )
 
 cfg = settings()
@@ -37,7 +41,7 @@ listings = ui.registry().listings()
 if not listings:
     st.info(f"**No trained models yet.** Train one on the Train page, or put a model bundle "
             f"(`model.keras` + `model.json`) into `{cfg.weights_dir}`.", icon=":material/psychology:")
-for listing in listings:
+for listing in sorted(listings, key=lambda b: -ranking_accuracy(b.meta or {})):  # the default first
     with st.container(border=True):
         if listing.meta is None:
             st.markdown(f"**{listing.name}** — not usable")
@@ -49,8 +53,18 @@ for listing in listings:
                     else f"**{listing.name}** · {str(meta.get('architecture', '?')).upper()}")
         st.markdown("Classes: " + " ".join(f"`{c}`" for c in meta["classes"]))
         augment = recorded(meta)
-        if augment:
+        if meta.get("backbone"):
+            arch = ARCHITECTURES.get(str(meta.get("architecture")))
+            st.caption(f"{arch.title if arch else meta['backbone']['name']}: the ImageNet network is frozen and "
+                       f"reads {meta['backbone']['image_size']} px frames; only the head was trained")
+        elif augment:
             st.caption(f"Training augmentation: {AUGMENT_LABELS.get(augment, augment)}")
+        open_set = meta.get("open_set") or {}
+        measured = open_set.get("crossval") or open_set.get("test") or {}
+        if "unknown_rejected" in measured:
+            st.caption(f"No known activity: {measured['known_accepted']:.1%} of {measured['n_known']} known clips "
+                       f"accepted, {measured['unknown_rejected']:.1%} of {measured['n_unknown']} clips of other "
+                       f"activities rejected, AUROC {measured['auroc']:.3f} — {measured['protocol']}")
         rows = ui.metric_rows(meta)
         if rows:
             st.dataframe(rows, hide_index=True, width="stretch")

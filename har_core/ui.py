@@ -39,7 +39,7 @@ from .uploads import SessionFolder, sweep_stale
 # (script path relative to app.py, label, icon) for st.page_link and the home page's page list.
 PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/1_Dataset.py", "Dataset", ":material/video_library:", "Browse UCF50: sample frames, clips, class counts; download it."),
-    ("pages/2_Train.py", "Train", ":material/model_training:", "Train ConvLSTM or LRCN with live curves, split by groups."),
+    ("pages/2_Train.py", "Train", ":material/model_training:", "Train a head on ImageNet frames in seconds, or ConvLSTM and LRCN with live curves; split by groups."),
     ("pages/3_Predict.py", "Predict", ":material/movie:", "Classify an upload, a video link or a dataset clip."),
     ("pages/4_Webcam.py", "Webcam", ":material/videocam:", "Live recognition from your camera, label drawn on every frame."),
 )
