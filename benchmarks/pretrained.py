@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                            "peak_rss_mib": round(rss), "bundle_mib": round(
                                (model_dir / MODEL_FILE).stat().st_size / 2**20, 1)}
         print("annotate 30 s 640x360:", out["annotate"], flush=True)
-        train = ["train", str(data), "--arch", "imagenet_mean", "--out", f"{tmp}/b", "--classes", *FOUR,
+        train = ["train", str(data), "--arch", bundle.meta["architecture"], "--out", f"{tmp}/b", "--classes", *FOUR,
                  "--val-groups", "g02", "g04", "g08", "--test-groups", "g01", "g11", "g12", "g15", "g20"]
         cold_env = {**env, "HAR_CACHE_DIR": f"{tmp}/cache"}
         if not a.skip_cold:

@@ -42,6 +42,11 @@ class Architecture:
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     Architecture(
+        name="imagenet_mean_lite2", title="ImageNet EfficientNet-Lite2 frames, averaged, linear head",
+        frames=20, image_size=260, preprocessing="(x - 127.5) / 127.5 inside the model",
+        backbone="efficientnet-lite2", head="mean", epochs=1, patience=1, batch_size=0, learning_rate=0.0,
+        sizes=(260, 224), c=0.1),
+    Architecture(
         name="imagenet_mean", title="ImageNet EfficientNet-Lite0 frames, averaged, linear head",
         frames=20, image_size=224, preprocessing="(x - 127.5) / 127.5 inside the model",
         backbone="efficientnet-lite0", head="mean", epochs=1, patience=1, batch_size=0, learning_rate=0.0,
@@ -60,7 +65,7 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
         frames=20, image_size=64, preprocessing="x / 255 inside the model",
         backbone=None, head="convlstm", epochs=50, patience=10, batch_size=4, learning_rate=1e-3, sizes=(64, 96, 128)),
 )}
-DEFAULT_ARCH = "imagenet_mean"  # the best 5-fold-over-groups mean (weights/README)
+DEFAULT_ARCH = "imagenet_mean_lite2"  # the best 5-fold-over-groups mean (weights/README)
 
 
 def architecture(name: str) -> Architecture:

@@ -227,15 +227,15 @@ def load_bundle(bundle_dir: str | os.PathLike) -> ModelBundle:
 
 def _check_backbone(model: Any, record: dict[str, Any], name: str) -> None:
     """A pretrained bundle's frame encoder must be the backbone its model.json names, unchanged."""
-    from .pretrained import BACKBONE_NAME, fingerprint
+    from .pretrained import LITE0, LITE2, fingerprint
 
     try:
         encoder = model.get_layer("frame_encoder").layer
     except (ValueError, AttributeError):
         raise HarError(f"bundle {name}: model.json names backbone {record.get('name')!r}, the model has none") from None
-    if record.get("name") != BACKBONE_NAME or encoder.name != BACKBONE_NAME.replace("-", "_"):
-        raise HarError(f"bundle {name}: backbone {record.get('name')!r} is not {BACKBONE_NAME}, the one this "
-                       "version reads")
+    if record.get("name") not in (LITE0, LITE2) or encoder.name != str(record["name"]).replace("-", "_"):
+        raise HarError(f"bundle {name}: backbone {record.get('name')!r} is not the model's {encoder.name} or not "
+                       f"one this version reads ({LITE0}, {LITE2})")
     if tuple(encoder.input_shape[1:3]) != (record.get("image_size"),) * 2:
         raise HarError(f"bundle {name}: its backbone reads {encoder.input_shape[1]} px, model.json says "
                        f"{record.get('image_size')}")

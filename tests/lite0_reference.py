@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DOWNSAMPLING_BLOCKS = {1, 3, 5, 11}  # first block of the 24-, 40-, 80- and 192-channel stages
+DOWNSAMPLING_BLOCKS = {1, 3, 5, 11}  # Lite0: first block of the 24-, 40-, 80- and 192-channel stages
+LITE2_DOWNSAMPLING_BLOCKS = {1, 4, 7, 15}  # Lite2: the same stages, 3, 3, 4 and 5 blocks deep before them
 BN_EPS = 1e-3
 
 
@@ -40,8 +41,9 @@ def stem_conv(state: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     return _same_conv(x, state["_conv_stem.weight"], 2)
 
 
-def logits(state: dict[str, torch.Tensor], frames: np.ndarray) -> np.ndarray:
-    """ImageNet logits for uint8 RGB frames (batch, h, w, 3)."""
+def logits(state: dict[str, torch.Tensor], frames: np.ndarray,
+           downsampling: set[int] = DOWNSAMPLING_BLOCKS) -> np.ndarray:
+    """ImageNet logits for uint8 RGB frames (batch, h, w, 3); `downsampling` names the stride-2 blocks."""
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
     x = (x - 127.5) / 127.5
     with torch.no_grad():
@@ -53,7 +55,7 @@ def logits(state: dict[str, torch.Tensor], frames: np.ndarray) -> np.ndarray:
             if f"{p}._expand_conv.weight" in state:
                 x = F.relu6(_bn(F.conv2d(x, state[f"{p}._expand_conv.weight"]), state, f"{p}._bn0"))
             depthwise = state[f"{p}._depthwise_conv.weight"]
-            stride = 2 if i in DOWNSAMPLING_BLOCKS else 1
+            stride = 2 if i in downsampling else 1
             x = F.relu6(_bn(_same_conv(x, depthwise, stride, groups=depthwise.shape[0]), state, f"{p}._bn1"))
             x = _bn(F.conv2d(x, state[f"{p}._project_conv.weight"]), state, f"{p}._bn2")
             if stride == 1 and x.shape == inputs.shape:

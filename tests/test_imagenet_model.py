@@ -55,11 +55,11 @@ def open_bundle(tmp_path_factory: pytest.TempPathFactory, synth_data: Path, outl
 
 def test_model_json_records_backbone_head_and_open_set(open_bundle: Path) -> None:
     from har_core.bundle import read_meta
-    from har_core.pretrained import BACKBONE_NAME
+    from har_core.pretrained import LITE0
 
     meta = read_meta(open_bundle)
     assert meta["architecture"] == "imagenet_mean" and meta["sampler"]["image_size"] == SIZE
-    assert meta["backbone"]["name"] == BACKBONE_NAME and meta["backbone"]["image_size"] == SIZE
+    assert meta["backbone"]["name"] == LITE0 and meta["backbone"]["image_size"] == SIZE
     assert meta["training"]["head"] == "mean" and meta["training"]["c"] == 0.1
     assert meta["training"]["epochs_run"] == 1 and meta["training"]["outlier_clips"] == 6
     o = meta["open_set"]
@@ -73,10 +73,10 @@ def test_model_json_records_backbone_head_and_open_set(open_bundle: Path) -> Non
 def test_features_are_encoded_once_and_reused(open_bundle: Path, synth_data: Path, cache: Path) -> None:
     from har_core.dataset import extract, scan
     from har_core.features import FRAME_BATCH, cached_features, features_dir
-    from har_core.pretrained import BACKBONE_NAME, load_lite0
+    from har_core.pretrained import LITE0, load_backbone
 
     ex = extract(scan(synth_data).clips, cache, size=SIZE)
-    folder = features_dir(ex.paths[0], BACKBONE_NAME)
+    folder = features_dir(ex.paths[0], LITE0)
     assert all((folder / f"{p.stem}.npy").is_file() for p in ex.paths)  # training encoded every clip
     assert not list(folder.glob(".partial-*"))
 
@@ -85,13 +85,13 @@ def test_features_are_encoded_once_and_reused(open_bundle: Path, synth_data: Pat
 
         def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
             Counting.calls += 1
-            return load_lite0(SIZE).predict_on_batch(x)
+            return load_backbone(LITE0, SIZE).predict_on_batch(x)
 
-    feats = cached_features(ex.paths, Counting(), BACKBONE_NAME)
+    feats = cached_features(ex.paths, Counting(), LITE0)
     assert Counting.calls == 0 and feats.shape == (len(ex.paths), 20, 1280)
     first = folder / f"{ex.paths[0].stem}.npy"
     first.unlink()
-    again = cached_features(ex.paths[:1], Counting(), BACKBONE_NAME)
+    again = cached_features(ex.paths[:1], Counting(), LITE0)
     assert Counting.calls == math.ceil(20 / FRAME_BATCH) and np.allclose(again[0], feats[0], atol=2e-2)  # float16 on disk
 
 
@@ -151,10 +151,11 @@ def test_cli_classify_json_says_known(open_bundle: Path, tmp_path: Path) -> None
 def test_a_bundle_whose_backbone_differs_from_its_record_refuses_to_load(open_bundle: Path, tmp_path: Path) -> None:
     from har_core.bundle import load_bundle
 
-    for field, value, message in (("fingerprint", "0" * 16, "fingerprint differs"),
+    for i, (field, value, message) in enumerate((("fingerprint", "0" * 16, "fingerprint differs"),
                                   ("image_size", 160, "reads 96 px"),
-                                  ("name", "efficientnet-b7", "not efficientnet-lite0")):
-        bad = tmp_path / f"bad_{field}"
+                                  ("name", "efficientnet-lite2", "not the model's efficientnet_lite0"),
+                                  ("name", "efficientnet-b7", "not the model's"))):
+        bad = tmp_path / f"bad_{i}"
         shutil.copytree(open_bundle, bad)
         meta = json.loads((bad / "model.json").read_text())
         meta["backbone"][field] = value

