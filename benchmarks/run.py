@@ -250,12 +250,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a few clips per benchmark (about 3 minutes)")
     p.add_argument("--data", default=None, help="UCF50 folder (default: HAR_DATA_DIR or ../shared/data/ucf50)")
-    p.add_argument("--model", default=None, help="bundle for rows 2-3 (default: weights/lrcn)")
+    p.add_argument("--model", default=None, help="bundle for rows 2-3 (default: weights/lrcn, the paper's network, "
+                   "which the paper's procedure in paper_baseline.py reads at 64 px; the default model's rows are "
+                   "in benchmarks.pretrained)")
     p.add_argument("--out", default=str(RESULTS), help="where to write the JSON results")
     a = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from har_core.bundle import load_bundle
-    from har_core.config import default_model_dir, settings
+    from har_core.config import settings
     from har_core.dataset import extract, scan
 
     data = Path(a.data or settings().data_dir)
@@ -269,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = [c for label in FOUR for c in by_class[label][: (12 if a.quick else None)]]
     ex = extract(clips)
     training = bench_training(ex.paths, [FOUR.index(c.label) for c in ex.clips], "lrcn")
-    bundle = load_bundle(a.model or default_model_dir())
+    bundle = load_bundle(a.model or settings().weights_dir / "lrcn")
     videos = _held_out_videos(bundle, data, a.quick)
     print("row 2: annotation ...", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="har-bench-") as tmp:
