@@ -128,11 +128,9 @@ def cmd_calibrate(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
-    import numpy as np
-
     from .dataset import extract, scan
     from .openset import known_score
-    from .training import predict_paths, score
+    from .training import predict_paths, score_probs
 
     bundle = _load(a.model)
     index = scan(a.data_dir)
@@ -153,8 +151,7 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     if seen:
         _err(f"warning: groups {','.join(seen)} were used in training or validation; this score is optimistic")
     probs = predict_paths(bundle.model, ex.paths)
-    ev = score(np.asarray([bundle.classes.index(c.label) for c in ex.clips]),
-               probs[:, :len(bundle.classes)].argmax(axis=1), bundle.classes)
+    ev = score_probs(probs, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
     print(f"accuracy {ev.accuracy:.3f} on {ev.n} clips of groups {','.join(held)}")
     out = {"accuracy": ev.accuracy, "n": ev.n, "per_class": ev.per_class, "confusion": ev.confusion,
            "classes": ev.classes, "skipped_classes": skipped, "groups": held, "groups_seen_in_training": seen}

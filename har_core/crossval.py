@@ -23,7 +23,7 @@ from .dataset import extract, scan
 from .errors import HarError
 from .splits import kfold_by_groups
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
-from .training import (ProgressHook, evaluate, labelled, outlier_clips, predict_paths, score, train,
+from .training import (ProgressHook, evaluate, labelled, outlier_clips, predict_paths, score_probs, train,
                        training_caches)
 
 
@@ -138,7 +138,7 @@ def crossval(
         res = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, augment=augment,
                     image_size=image_size, progress=progress, outliers=seen or None)
         test_probs = predict_paths(res.model, test_xy[0])
-        test_eval = score(np.asarray(test_xy[1]), test_probs[:, :len(classes)].argmax(axis=1), classes)
+        test_eval = score_probs(test_probs, test_xy[1], classes)
         val_eval = evaluate(res.model, *val_xy, classes)
         if outliers:
             known_scores.append(known_score(test_probs, len(classes)))

@@ -54,11 +54,9 @@ def cached_features(
 ) -> np.ndarray:
     """Features (n_clips, frames, dim) float32 of cached clips; computed (batched across clips) only for
     clips not already encoded with this backbone."""
-    targets = []
-    for p in clip_paths:
-        folder = features_dir(p, backbone)
+    targets = [features_dir(p, backbone) / f"{p.stem}.npy" for p in clip_paths]
+    for folder in {t.parent for t in targets}:
         folder.mkdir(parents=True, exist_ok=True)
-        targets.append(folder / f"{p.stem}.npy")
     todo = [i for i, t in enumerate(targets) if not t.exists()]
     per_call = 4  # clips per encoding pass: 80 frames, ten backbone calls
     for start in range(0, len(todo), per_call):

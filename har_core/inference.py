@@ -59,6 +59,11 @@ def to_prediction(probs: np.ndarray, classes: list[str], k: int = 3, threshold: 
                       [float(p) for p in probs], known=threshold is None or best >= threshold)
 
 
+def draw_prediction(bgr: np.ndarray, pred: Prediction) -> np.ndarray:
+    """The label band on a frame: the label, or 'no known activity' with the best guess beside it."""
+    return draw_label(bgr, pred.shown, pred.confidence, "" if pred.known else f"(best guess {pred.label})")
+
+
 def inference_device() -> str:
     """Where predictions run, e.g. 'CPU (tensorflow)' or 'GPU: NVIDIA H100 (jax)'."""
     import keras
@@ -236,8 +241,7 @@ def annotate(
         for t, bgr in enumerate(iter_frames(video)):
             if t >= total:
                 break
-            w = windows[min(t // step, len(windows) - 1)]
-            writer.write(draw_label(bgr, w.shown, w.confidence, "" if w.known else f"(best guess {w.label})"))
+            writer.write(draw_prediction(bgr, windows[min(t // step, len(windows) - 1)]))
             written += 1
             if t % 100 == 0:
                 report(0.4 + 0.6 * t / total, "drawing and encoding H.264")

@@ -17,8 +17,7 @@ import numpy as np
 from .bundle import ModelBundle
 from .config import Settings
 from .errors import HarError
-from .inference import Prediction, StreamClassifier, warm_up
-from .overlay import draw_label
+from .inference import Prediction, StreamClassifier, draw_prediction, warm_up
 
 # Local use (browser and server on one machine or LAN) needs no ICE server: host candidates connect at
 # once, and an unreachable STUN server would only delay gathering. Hosted, the browser is elsewhere:
@@ -106,8 +105,7 @@ class LiveAnnotator:
         clf.push(bgr, now if timestamp is None else timestamp)
         state = clf.state()
         if state.prediction is not None:
-            pred = state.prediction
-            draw_label(bgr, pred.shown, pred.confidence, "" if pred.known else f"(best guess {pred.label})")
+            draw_prediction(bgr, state.prediction)
         return bgr
 
     def stats(self) -> LiveStats:

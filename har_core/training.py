@@ -304,10 +304,14 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> Evaluat
     return Evaluation(float(np.trace(cm) / n) if n else 0.0, n, per_class, cm.tolist(), list(classes))
 
 
+def score_probs(probs: np.ndarray, labels: list[int], classes: list[str]) -> Evaluation:
+    """`score` of output probabilities over the known classes (an open-set model's 'other' output never
+    counts as an answer)."""
+    return score(np.asarray(labels), np.asarray(probs)[:, :len(classes)].argmax(axis=1), classes)
+
+
 def evaluate(model: keras.Model, paths: list[Path], labels: list[int], classes: list[str]) -> Evaluation:
-    """Scores over the known classes (an open-set model's 'other' output never counts as an answer)."""
-    probs = predict_paths(model, paths)[:, :len(classes)]
-    return score(np.asarray(labels), probs.argmax(axis=1), classes)
+    return score_probs(predict_paths(model, paths), labels, classes)
 
 
 def labelled(ex: ExtractResult, clips: list[Clip], classes: list[str]) -> tuple[list[Path], list[int]]:
@@ -404,10 +408,9 @@ def train_and_save(
     result = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, augment=augment,
                    image_size=image_size, progress=progress, cancel=cancel, outliers=outliers or None)
     val_probs = predict_paths(result.model, val_xy[0])
-    val_eval = score(np.asarray(val_xy[1]), val_probs[:, :len(classes)].argmax(axis=1), classes)
+    val_eval = score_probs(val_probs, val_xy[1], classes)
     test_probs = predict_paths(result.model, test_xy[0]) if test_xy[0] else None
-    test_eval = (score(np.asarray(test_xy[1]), test_probs[:, :len(classes)].argmax(axis=1), classes)
-                 if test_probs is not None else None)
+    test_eval = score_probs(test_probs, test_xy[1], classes) if test_probs is not None else None
     metrics = {"validation": {"accuracy": val_eval.accuracy, "n": val_eval.n, "protocol": "validation groups "
                               + ",".join(split.val_groups), "held_out_groups": list(split.val_groups)}}
     if test_eval is not None:
