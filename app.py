@@ -9,17 +9,18 @@ from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.config import PROJECT_DIR, settings
 from har_core.dataset import scan
 from har_core.errors import HarError
-from har_core.registry import ranking_accuracy
+from har_core.registry import preference
 
 ui.page_setup("Home", ":material/directions_run:")
 
 st.title(":material/directions_run: HAR Studio")
 st.markdown(
     "Recognise human activities in video. The default model reads every frame with a frozen ImageNet CNN "
-    "(EfficientNet-Lite0) and says **no known activity** when a video shows none of its activities; beside it "
-    "are the two networks of the paper *Human Activity Recognition Using CNN and LSTM Methods*, **LRCN** (a "
-    "CNN per frame, then an LSTM) and **ConvLSTM**, trained from scratch. Browse the UCF50 dataset, train a "
-    "model, and classify an uploaded video, a video link or your webcam live."
+    "(EfficientNet-Lite2), knows eleven activities (four UCF50 and seven UCF101 classes) and says **no known "
+    "activity** when a video shows none of them; beside it are the two networks of the paper *Human Activity "
+    "Recognition Using CNN and LSTM Methods*, **LRCN** (a CNN per frame, then an LSTM) and **ConvLSTM**, trained "
+    "from scratch. Browse the dataset, train a model, and classify an uploaded video, a video link or your "
+    "webcam live."
 )
 
 cfg = settings()
@@ -29,9 +30,9 @@ left.metric("Predictions run on", device)
 if detail:
     left.caption(detail.rstrip(")"))
 try:
-    index = scan(cfg.data_dir)
+    index = scan(cfg.data_dirs)
     right.metric("Dataset", f"{len(index.clips)} clips · {len(index.classes)} classes")
-    right.caption(f"from `{cfg.data_dir}`")
+    right.caption("from " + ", ".join(f"`{d}`" for d in cfg.data_dirs))
 except HarError as exc:
     right.metric("Dataset", "not found")
     right.caption(f"{exc}. The Dataset page explains how to get UCF50.")
@@ -41,7 +42,7 @@ listings = ui.registry().listings()
 if not listings:
     st.info(f"**No trained models yet.** Train one on the Train page, or put a model bundle "
             f"(`model.keras` + `model.json`) into `{cfg.weights_dir}`.", icon=":material/psychology:")
-for listing in sorted(listings, key=lambda b: -ranking_accuracy(b.meta or {})):  # the default first
+for listing in sorted(listings, key=lambda b: preference(b.meta or {}), reverse=True):  # the default first
     with st.container(border=True):
         if listing.meta is None:
             st.markdown(f"**{listing.name}** — not usable")
@@ -68,6 +69,9 @@ for listing in sorted(listings, key=lambda b: -ranking_accuracy(b.meta or {})): 
         rows = ui.metric_rows(meta)
         if rows:
             st.dataframe(rows, hide_index=True, width="stretch")
+            recalls = ui.recall_line(meta)
+            if recalls:
+                st.caption(recalls)
         else:
             st.caption("No measured accuracy recorded for this model.")
 

@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     load_before = os.getloadavg()
     scratch = Path(tempfile.mkdtemp(prefix="har-concurrency-"))
-    video = Path(a.video) if a.video else default_video(s.data_dir, scratch)
+    video = Path(a.video) if a.video else default_video(s.data_dirs[0], scratch)
     rss_start = rss_kib()[0]
     bundle = ModelRegistry(a.weights).load(a.model)
     counter = iter(range(10**6))

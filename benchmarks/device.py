@@ -43,7 +43,7 @@ def bench_train_head(bundle: Any, clips: int = 120) -> dict[str, Any]:
 
     from har_core.inference import _encoder_for
     from har_core.models import build_sequence_head
-    from har_core.training import _outlier_weight, fit_linear_head
+    from har_core.training import balanced_weights, fit_linear_head
 
     split = _encoder_for(bundle)
     length, size = bundle.sequence_length, bundle.image_size
@@ -57,7 +57,7 @@ def bench_train_head(bundle: Any, clips: int = 120) -> dict[str, Any]:
     y = np.arange(clips) % 4
     start = time.perf_counter()
     fit_linear_head(build_sequence_head(4, "mean", length, feats.shape[-1]), feats, y, feats[:20], y[:20], 0.1,
-                    _outlier_weight(y, 4), None)
+                    balanced_weights(y, 4), None)
     linear_s = time.perf_counter() - start
     lstm = build_sequence_head(4, "lstm", length, feats.shape[-1])
     lstm.compile(optimizer="adam", loss="sparse_categorical_crossentropy")

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from har_core.bundle import MODEL_FILE, load_bundle
     from har_core.config import default_model_dir, settings
 
-    data = Path(a.data or settings().data_dir)
+    data = Path(a.data or settings().data_dirs[0])
     model_dir = Path(a.model or default_model_dir())
     out: dict[str, Any] = {"model": model_dir.name, "load_average_before": os.getloadavg()[0]}
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

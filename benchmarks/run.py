@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     from har_core.config import settings
     from har_core.dataset import extract, scan
 
-    data = Path(a.data or settings().data_dir)
+    data = Path(a.data or settings().data_dirs[0])
     load_before = os.getloadavg()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     per_class = 8 if a.quick else None

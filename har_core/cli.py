@@ -43,7 +43,7 @@ def cmd_info(a: argparse.Namespace) -> dict[str, Any]:
     counts = index.counts()
     for label, c in counts.items():
         print(f"{label:24s} {c['clips']:5d} clips {c['groups']:3d} groups")
-    return {"root": str(index.root), "classes": counts, "clips": len(index.clips)}
+    return {"roots": [str(r) for r in index.roots], "classes": counts, "clips": len(index.clips)}
 
 
 def cmd_extract(a: argparse.Namespace) -> dict[str, Any]:
@@ -104,6 +104,7 @@ def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
                    patience=a.patience, seed=a.seed, augment=a.augment, image_size=a.size,
                    outlier_dirs=a.outliers, cache_dir=a.cache, progress=progress, on_fold=fold_done)
     print(f"{a.arch}: accuracy {res.mean:.3f} ± {res.std:.3f} over {res.k} folds ({res.protocol})")
+    print("recall per class: " + ", ".join(f"{c} {v['recall']:.2f} ({v['support']})" for c, v in res.per_class.items()))
     if res.open_set:
         o = res.open_set
         print(f"open set: {o['known_accepted']:.3f} of {o['n_known']} known clips accepted, "
@@ -128,37 +129,49 @@ def cmd_calibrate(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
+    """Accuracy on the model's classes in the data; with a 'no known activity' threshold, also how many clips of
+    the other classes (activities it never learnt, your own non-activity videos) it rejects."""
     from .dataset import extract, scan
     from .openset import known_score
     from .training import predict_paths, score_probs
 
     bundle = _load(a.model)
     index = scan(a.data_dir)
-    known = [c for c in index.classes if c in bundle.classes]
-    skipped = [c for c in index.classes if c not in bundle.classes]
-    if skipped:
-        _err(f"skipped classes the model does not know: {', '.join(skipped)}")
-    if not known:
-        raise HarError("the data has none of the model's classes: " + ", ".join(bundle.classes))
-    clips = [c for c in index.select(known).clips if not a.groups or c.group in a.groups]
-    if not clips:
-        raise HarError("no clips in the chosen groups")
-    ex = extract(clips, a.cache, size=bundle.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
-    held = sorted({c.group for c in ex.clips})
-    trained_on = set(bundle.meta.get("split", {}).get("train_groups", [])) | set(
-        bundle.meta.get("split", {}).get("val_groups", []))
-    seen = sorted(set(held) & trained_on)
-    if seen:
-        _err(f"warning: groups {','.join(seen)} were used in training or validation; this score is optimistic")
-    probs = predict_paths(bundle.model, ex.paths)
-    ev = score_probs(probs, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
-    print(f"accuracy {ev.accuracy:.3f} on {ev.n} clips of groups {','.join(held)}")
-    out = {"accuracy": ev.accuracy, "n": ev.n, "per_class": ev.per_class, "confusion": ev.confusion,
-           "classes": ev.classes, "skipped_classes": skipped, "groups": held, "groups_seen_in_training": seen}
-    if bundle.threshold is not None:
-        out["known_accepted"] = float((known_score(probs, len(bundle.classes)) >= bundle.threshold).mean())
-        print(f"known clips accepted (not 'no known activity'): {out['known_accepted']:.3f} "
-              f"at threshold {bundle.threshold:.3f}")
+    clips = [c for c in index.clips if not a.groups or c.group in a.groups]
+    known = [c for c in clips if c.label in bundle.classes]
+    others = [c for c in clips if c.label not in bundle.classes]
+    if others and bundle.threshold is None:
+        _err(f"skipped classes the model does not know (it has no 'no known activity' threshold): "
+             f"{', '.join(sorted({c.label for c in others}))}")
+        others = []
+    if not known and not others:
+        raise HarError("no clips of the model's classes (" + ", ".join(bundle.classes) + ") in the chosen data and groups")
+    out: dict[str, Any] = {}
+    if known:
+        ex = extract(known, a.cache, size=bundle.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
+        held = sorted({c.group for c in ex.clips})
+        trained_on = set(bundle.meta.get("split", {}).get("train_groups", [])) | set(
+            bundle.meta.get("split", {}).get("val_groups", []))
+        seen = sorted(set(held) & trained_on)
+        if seen:
+            _err(f"warning: groups {','.join(seen)} were used in training or validation; this score is optimistic")
+        probs = predict_paths(bundle.model, ex.paths)
+        ev = score_probs(probs, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
+        print(f"accuracy {ev.accuracy:.3f} on {ev.n} clips of groups {','.join(held)}")
+        out.update(accuracy=ev.accuracy, n=ev.n, per_class=ev.per_class, confusion=ev.confusion, classes=ev.classes,
+                   groups=held, groups_seen_in_training=seen)
+        if bundle.threshold is not None:
+            out["known_accepted"] = float((known_score(probs, len(bundle.classes)) >= bundle.threshold).mean())
+            print(f"known clips accepted (not 'no known activity'): {out['known_accepted']:.3f} "
+                  f"at threshold {bundle.threshold:.3f}")
+    if others:
+        ex = extract(others, a.cache, size=bundle.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
+        rejected = known_score(predict_paths(bundle.model, ex.paths), len(bundle.classes)) < bundle.threshold
+        labels = [c.label for c in ex.clips]
+        out["unknown_rejected"] = float(rejected.mean())
+        out["rejected_by_class"] = {c: float(rejected[[x == c for x in labels]].mean()) for c in sorted(set(labels))}
+        print(f"clips of other classes called 'no known activity': {int(rejected.sum())} of {len(labels)} ("
+              + ", ".join(f"{c} {v:.0%}" for c, v in out["rejected_by_class"].items()) + ")")
     return out
 
 
@@ -226,6 +239,9 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+DATA_HELP = "UCF50-layout folder(s): <folder>/<Class>/v_<Class>_gNN_cMM.avi; several merge by class name"
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m har_core", description="HAR Studio: human activity recognition")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -236,16 +252,16 @@ def parser() -> argparse.ArgumentParser:
         return sp
 
     sp = add("info", "classes, clips and groups of a dataset")
-    sp.add_argument("data_dir")
+    sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
     sp = add("extract", "sample every clip into the uint8 cache")
-    sp.add_argument("data_dir")
+    sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
     sp.add_argument("--cache", default=None, help="cache folder (default: HAR_CACHE_DIR or ~/.cache/har_studio)")
     sp.add_argument("--classes", nargs="+", default=None)
 
     def add_training(name: str, help_: str) -> argparse.ArgumentParser:
         """A command that trains: the data, architecture and training settings train and crossval share."""
         sp = add(name, help_)
-        sp.add_argument("data_dir")
+        sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
         sp.add_argument("--arch", default=DEFAULT_ARCH, choices=list(ARCHITECTURES),
                         help="; ".join(f"{a.name}: {a.title}" for a in ARCHITECTURES.values()) +
                         f" (default {DEFAULT_ARCH})")
@@ -274,13 +290,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--record", default=None, metavar="BUNDLE",
                     help="store the result in this bundle's model.json (same architecture and classes)")
     sp = add("calibrate", "give a model without an 'other' output a 'no known activity' threshold")
-    sp.add_argument("data_dir", help="the data it was trained on (its validation and test groups are read)")
+    sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR",
+                    help="the data it was trained on (its validation and test groups are read)")
     sp.add_argument("--model", required=True)
     sp.add_argument("--outliers", nargs="+", required=True, metavar="DIR",
                     help="folders of clips of activities the model does not know")
     sp.add_argument("--cache", default=None)
     sp = add("evaluate", "score a model on the classes it knows")
-    sp.add_argument("data_dir")
+    sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
     sp.add_argument("--model", default=None)
     sp.add_argument("--groups", nargs="+", default=None, help="only these groups, e.g. g24 g25")
     sp.add_argument("--cache", default=None)

@@ -34,11 +34,20 @@ def _env_float(name: str, default: float) -> float:
         return default
 
 
+def _env_paths(name: str, default: tuple[Path, ...]) -> tuple[Path, ...]:
+    """A path list like PATH: folders joined with os.pathsep (':' on Linux and macOS). Unset, the default's
+    folders that exist (or its first, for the page that explains how to get data)."""
+    parts = [p for p in os.environ.get(name, "").split(os.pathsep) if p.strip()]
+    if parts:
+        return tuple(Path(p).expanduser() for p in parts)
+    return tuple(p for p in default if p.is_dir()) or default[:1]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Deployment settings; build with `Settings.from_env()`."""
 
-    data_dir: Path
+    data_dirs: tuple[Path, ...]  # one dataset, merged by class name across these folders
     weights_dir: Path
     cache_dir: Path
     hosted: bool
@@ -53,7 +62,8 @@ class Settings:
         hosted = _env_bool("HAR_HOSTED", False)
         hosts = os.environ.get("HAR_URL_HOSTS", "youtube.com,youtu.be,m.youtube.com,www.youtube.com")
         return cls(
-            data_dir=Path(os.environ.get("HAR_DATA_DIR") or PROJECT_DIR.parent / "shared" / "data" / "ucf50"),
+            data_dirs=_env_paths("HAR_DATA_DIR", tuple(PROJECT_DIR.parent / "shared" / "data" / name
+                                                       for name in ("ucf50", "ucf101_extra"))),
             weights_dir=Path(os.environ.get("HAR_WEIGHTS_DIR") or PROJECT_DIR / "weights"),
             cache_dir=Path(os.environ.get("HAR_CACHE_DIR") or Path.home() / ".cache" / "har_studio"),
             hosted=hosted,
@@ -71,7 +81,7 @@ def settings() -> Settings:
 
 
 def default_model_dir() -> Path:
-    """The default model: the bundle under the weights folder with the best k-fold mean over groups (the
+    """The default model: the bundle under the weights folder that `registry.preference` puts first (the
     same rule that picks the app's first menu entry)."""
     from .registry import default_bundle
 

@@ -19,7 +19,7 @@ import numpy as np
 from .augment import record
 from .bundle import META_FILE, read_meta
 from .architectures import architecture
-from .dataset import extract, scan
+from .dataset import Roots, as_roots, extract, scan
 from .errors import HarError
 from .splits import kfold_by_groups
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
@@ -40,6 +40,7 @@ class FoldResult:
     best_epoch: int
     epochs_run: int
     seconds: float
+    recall: dict[str, float] = field(default_factory=dict)  # per class, on this fold's held-out clips
 
 
 @dataclass
@@ -50,6 +51,14 @@ class CrossvalResult:
     folds: list[FoldResult] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     open_set: dict[str, Any] | None = None
+    confusion: list[list[int]] = field(default_factory=list)  # summed over folds; rows: true class
+
+    @property
+    def per_class(self) -> dict[str, dict[str, float]]:
+        """Recall and support per class over every fold's held-out clips (each clip is tested once)."""
+        cm = np.asarray(self.confusion)
+        return {c: {"recall": float(cm[i, i] / cm[i].sum()) if cm[i].sum() else 0.0, "support": int(cm[i].sum())}
+                for i, c in enumerate(self.classes)} if cm.size else {}
 
     @property
     def accuracies(self) -> list[float]:
@@ -78,6 +87,7 @@ class CrossvalResult:
                 "accuracies": self.accuracies, "mean": self.mean,
                 "std": self.std if len(self.folds) > 1 else None,
                 "folds": [asdict(f) for f in self.folds], "settings": self.settings,
+                "per_class": self.per_class, "confusion": self.confusion,
                 **({"open_set": self.open_set} if self.open_set else {})}
 
 
@@ -85,7 +95,7 @@ FoldHook = Callable[[FoldResult], None]
 
 
 def crossval(
-    data_dir: str | os.PathLike,
+    data_dir: Roots,
     arch: str,
     k: int = 5,
     classes: list[str] | None = None,
@@ -127,7 +137,7 @@ def crossval(
     out = CrossvalResult(arch, classes, k, settings={
         "epochs_max": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
         "augment": record(augment), "image_size": image_size, "outlier_classes": outlier_classes,
-        "val_fraction": val_fraction, "clips": len(ex.clips), "data": str(Path(data_dir).resolve())})
+        "val_fraction": val_fraction, "clips": len(ex.clips), "data": [str(r.resolve()) for r in as_roots(data_dir)]})
     known_scores, unknown_scores, unknown_names = [], [], []
     for i, split in enumerate(folds):
         train_xy = labelled(train_ex, split.train, classes)
@@ -145,7 +155,10 @@ def crossval(
             unknown_scores.append(known_score(predict_paths(res.model, [p for p, _ in unseen]), len(classes)))
             unknown_names += [c for _, c in unseen]
         fold = FoldResult(i + 1, list(split.test_groups), list(split.val_groups), test_eval.accuracy, test_eval.n,
-                          val_eval.accuracy, res.best_epoch, len(res.history), round(time.perf_counter() - start, 1))
+                          val_eval.accuracy, res.best_epoch, len(res.history), round(time.perf_counter() - start, 1),
+                          {c: v["recall"] for c, v in test_eval.per_class.items()})
+        cm = np.asarray(test_eval.confusion)
+        out.confusion = (cm + np.asarray(out.confusion) if out.confusion else cm).tolist()
         out.folds.append(fold)
         if on_fold:
             on_fold(fold)
@@ -170,7 +183,7 @@ def record_in_bundle(bundle_dir: str | os.PathLike, result: dict[str, Any]) -> d
     if result.get("arch") != meta["architecture"] or result.get("classes") != meta["classes"]:
         raise HarError(f"this cross-validation is for {result.get('arch')} on {result.get('classes')}, not for "
                        f"the bundle's {meta['architecture']} on {meta['classes']}")
-    keep = ("k", "protocol", "accuracies", "mean", "std", "folds", "settings", "command")
+    keep = ("k", "protocol", "accuracies", "mean", "std", "folds", "per_class", "confusion", "settings", "command")
     meta.setdefault("metrics", {})["crossval"] = {key: result[key] for key in keep if key in result}
     if result.get("open_set") and meta.get("open_set"):
         # k-fold scores every known clip once from held-out groups and every unknown one from a model that
@@ -189,7 +202,7 @@ def _write_meta(bundle_dir: str | os.PathLike, meta: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def calibrate_max_softmax(bundle_dir: str | os.PathLike, data_dir: str | os.PathLike, outlier_dirs: list[str],
+def calibrate_max_softmax(bundle_dir: str | os.PathLike, data_dir: Roots, outlier_dirs: list[str],
                           cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """'No known activity' for a bundle without an 'other' output (the paper's networks): its best class's
     probability, thresholded where 95% of its validation groups' known clips pass, then measured on its

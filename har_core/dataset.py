@@ -2,6 +2,7 @@
 
 Layout: `<root>/<Class>/v_<Class>_gNN_cMM.avi` (mp4, mov, mkv and webm are accepted too). `gNN` is the
 group: clips of one group are cut from one source video, so splits must keep a group on one side.
+A dataset may span several roots (UCF50 and more UCF101 classes, say): they merge by class name.
 """
 from __future__ import annotations
 
@@ -12,18 +13,20 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH, VIDEO_EXTENSIONS, settings
 from .errors import HarError
-from .video import VideoInfo, probe, sample_clip
+from .ucf_classes import origin
+from .video import sample_clip
 
 _NAME = re.compile(r"_g(\d+)_c(\d+)$", re.IGNORECASE)
 CACHE_FORMAT = 1
 
 Progress = Callable[[int, int], None]  # (done, total)
+Roots = str | os.PathLike | Sequence[str | os.PathLike]  # one folder, several, or an os.pathsep-joined list
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,10 @@ class Clip:
     label: str
     group: str
 
-    def info(self) -> VideoInfo:
-        """Frames, fps, size and duration, decoded on demand."""
-        return probe(self.path)
-
 
 @dataclass
 class DatasetIndex:
-    root: Path
+    roots: list[Path]
     clips: list[Clip]
 
     @property
@@ -61,6 +60,15 @@ class DatasetIndex:
             for label, clips in self.by_class().items()
         }
 
+    def sources(self) -> dict[str, dict[str, str]]:
+        """Per class: the folder(s) its clips come from and its origin (UCF50, UCF101 or own)."""
+        out = {}
+        for label, clips in self.by_class().items():
+            parents = {c.path.parent for c in clips}
+            folders = [str(root / label) for root in self.roots if root / label in parents]
+            out[label] = {"folders": ", ".join(folders), "origin": origin(label)}
+        return out
+
     def select(self, classes: Iterable[str] | None) -> "DatasetIndex":
         """The same dataset restricted to `classes` (all when None); unknown names are an error."""
         if classes is None:
@@ -69,7 +77,7 @@ class DatasetIndex:
         unknown = [c for c in wanted if c not in self.classes]
         if unknown:
             raise HarError(f"unknown class {unknown[0]!r}; the data has: {', '.join(self.classes)}")
-        return DatasetIndex(self.root, [c for c in self.clips if c.label in wanted])
+        return DatasetIndex(self.roots, [c for c in self.clips if c.label in wanted])
 
 
 def group_of(path: Path) -> str:
@@ -77,9 +85,16 @@ def group_of(path: Path) -> str:
     return f"g{int(m.group(1)):02d}" if m else path.stem
 
 
-def scan(root: str | os.PathLike) -> DatasetIndex:
-    """Index every video under `root/<Class>/`, sorted for reproducibility."""
-    root = Path(root)
+def as_roots(roots: Roots) -> list[Path]:
+    """The folders `roots` names, in order and each once; a string may join several with os.pathsep (':')."""
+    items = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
+    paths = [Path(part).expanduser() for item in items for part in str(item).split(os.pathsep) if part.strip()]
+    if not paths:
+        raise HarError("no data folder given")
+    return list(dict.fromkeys(paths))
+
+
+def _scan_root(root: Path) -> list[Clip]:
     if not root.is_dir():
         raise HarError(f"no data folder at {root}")
     clips = [
@@ -90,7 +105,25 @@ def scan(root: str | os.PathLike) -> DatasetIndex:
     ]
     if not clips:
         raise HarError(f"no videos in {root}: expected <root>/<Class>/v_<Class>_gNN_cMM.avi")
-    return DatasetIndex(root=root, clips=clips)
+    return clips
+
+
+def scan(roots: Roots) -> DatasetIndex:
+    """Index every video under each `root/<Class>/`, merged by class name and sorted for reproducibility.
+
+    Two clips with one name (v_X_g01_c01.avi here and v_X_g01_c01.mp4 there) are one clip copied twice, which
+    would put it on both sides of a split: that is an error naming both files.
+    """
+    folders = as_roots(roots)
+    seen: dict[str, Path] = {}
+    clips = []
+    for clip in (c for root in folders for c in _scan_root(root)):
+        first = seen.setdefault(clip.path.stem.lower(), clip.path)
+        if first != clip.path:
+            raise HarError(f"two clips share the name {clip.path.stem}: {first} and {clip.path}; keep one")
+        clips.append(clip)
+    clips.sort(key=lambda c: (c.label, c.path.name))
+    return DatasetIndex(roots=folders, clips=clips)
 
 
 @dataclass

@@ -48,7 +48,7 @@ class TrainRequest:
 
     name: str
     arch: str
-    data_dir: str
+    data_dir: str | list[str]  # one folder or several, merged by class name
     classes: list[str] | None = None
     epochs: int | None = None  # None: the architecture's default (har_core.architectures)
     batch_size: int | None = None

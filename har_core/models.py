@@ -51,16 +51,25 @@ def build_lrcn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMA
     return keras.Model(inputs, outputs, name="lrcn")
 
 
-def build_sequence_head(num_outputs: int, kind: str, seq_len: int = SEQUENCE_LENGTH, dim: int = 1280) -> keras.Model:
+def build_sequence_head(num_outputs: int, kind: str, seq_len: int = SEQUENCE_LENGTH, dim: int = 1280,
+                        segments: int = 1) -> keras.Model:
     """The trainable part of an ImageNet-frame model: frame features -> "lstm" (in order, LRCN) or "mean"
-    (averaged over the clip) -> softmax. Dropout keeps it from leaning on a few ImageNet units."""
+    (averaged over each of `segments` ordered parts of the clip, side by side) -> softmax. Dropout keeps the
+    LSTM from leaning on a few ImageNet units; the mean head's weights come from a logistic regression
+    (training.fit_linear_head), which reads the same averages (`segment_means`)."""
     feats = keras.Input(shape=(seq_len, dim), name="frame_features")   # (T, 1280) float
     if kind == "lstm":
         x = layers.Dropout(0.3)(feats)
         x = layers.LSTM(128, name="lstm")(x)                            # (128,)
         x = layers.Dropout(0.3)(x)
-    else:  # weights come from a logistic regression (training.fit_linear_head)
+    elif segments == 1:
         x = layers.GlobalAveragePooling1D(name="mean_over_frames")(feats)  # (1280,)
+    else:
+        if seq_len % segments:
+            raise ValueError(f"{seq_len} frames do not split into {segments} equal segments")
+        x = layers.Reshape((segments, seq_len // segments, dim), name="segments")(feats)   # (S, T/S, 1280)
+        x = layers.AveragePooling2D((1, seq_len // segments), name="mean_per_segment")(x)   # (S, 1, 1280)
+        x = layers.Flatten(name="segment_means")(x)                                         # (S * 1280,)
     outputs = layers.Dense(num_outputs, activation="softmax", name="probs")(x)
     return keras.Model(feats, outputs, name="head")
 
@@ -85,7 +94,8 @@ def build(arch: str, num_classes: int, size: int | None = None) -> keras.Model:
     rec = architecture(arch)
     size = size or rec.image_size
     if rec.backbone:
-        return attach_backbone(build_sequence_head(num_classes, rec.head, rec.frames), rec.backbone, size)
+        head = build_sequence_head(num_classes, rec.head, rec.frames, segments=rec.segments)
+        return attach_backbone(head, rec.backbone, size)
     return {"convlstm": build_convlstm, "lrcn": build_lrcn}[rec.name](num_classes, rec.frames, size)
 
 

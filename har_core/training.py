@@ -20,7 +20,7 @@ from . import bundle as bundle_mod
 from .augment import Augment, augment_named, record
 from .architectures import architecture
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH
-from .dataset import Clip, ExtractResult, extract, load_cached, scan
+from .dataset import Clip, ExtractResult, Roots, as_roots, extract, load_cached, scan
 from .errors import HarError
 from .features import cached_features
 from .models import attach_backbone, build, build_sequence_head, pretrained_parts
@@ -141,14 +141,18 @@ def _fit(model: keras.Model, train: Any, val: Any, epochs: int, batches: int, pa
     return monitor
 
 
-def _outlier_weight(y: np.ndarray, other: int) -> np.ndarray:
-    """Sample weights giving the 'other' examples together the weight of the known ones: however many
-    unrelated clips there are, 'other' is one answer as strong as the classes (weight 1.0 rejected more
-    held-out unknowns than 0.5 at the same known accuracy: weights/README)."""
-    n_other = int((y == other).sum())
+def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Sample weights that give every known class the same total weight (23 clips of a UCF101 class count as
+    much as 113 of HorseRace) and the 'other' examples (label `n_classes`) together the weight of all known
+    ones: however many unrelated clips there are, 'other' is one answer as strong as the classes (weight 1.0
+    rejected more held-out unknowns than 0.5 at the same known accuracy: weights/README)."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    known = y < n_classes
     w = np.ones(len(y), dtype="float32")
-    if n_other:
-        w[y == other] = (len(y) - n_other) / n_other
+    w[known] = compute_sample_weight("balanced", y[known])
+    if (~known).any():
+        w[~known] = known.sum() / (~known).sum()
     return w
 
 
@@ -185,8 +189,9 @@ def train(
     patience, image_size = patience or rec.patience, image_size or rec.image_size
     settings = {"architecture": arch, "epochs_max": epochs, "batch_size": batch_size, "patience": patience,
                 "seed": seed, "optimizer": "adam", "learning_rate": rec.learning_rate, "augment": record(augment),
+                **({"class_weight": "balanced"} if rec.backbone else {}),
                 "image_size": image_size, "outlier_clips": len(outliers or []), "head": rec.head,
-                **({"c": rec.c} if rec.head == "mean" and rec.backbone else {})}
+                **({"c": rec.c, "segments": rec.segments} if rec.head == "mean" and rec.backbone else {})}
     keras.utils.set_random_seed(seed)
     loss = "sparse_categorical_crossentropy"
     start = time.perf_counter()
@@ -211,32 +216,38 @@ def train(
 
         encoder = load_backbone(rec.backbone, image_size)
         x, x_val = clip_features(paths, encoder, progress), clip_features(val_data[0], encoder, progress)
-        head = build_sequence_head(len(classes) + len(other), rec.head, rec.frames, x.shape[-1])
+        head = build_sequence_head(len(classes) + len(other), rec.head, rec.frames, x.shape[-1], rec.segments)
         y_val = np.asarray(val_data[1], dtype="int32")
         if rec.head == "mean":
-            monitor = fit_linear_head(head, x, y, x_val, y_val, float(rec.c), _outlier_weight(y, len(classes)),
-                                      progress)
+            monitor = fit_linear_head(head, x, y, x_val, y_val, float(rec.c), balanced_weights(y, len(classes)),
+                                      progress, rec.segments)
         else:
             head.compile(optimizer=keras.optimizers.Adam(rec.learning_rate), loss=loss, metrics=["accuracy"])
             monitor = _fit(head, x, (x_val, y_val), epochs, math.ceil(len(x) / batch_size), patience, progress,
-                           cancel, y=y, batch_size=batch_size, sample_weight=_outlier_weight(y, len(classes)),
+                           cancel, y=y, batch_size=batch_size, sample_weight=balanced_weights(y, len(classes)),
                            shuffle=True)
         model = attach_backbone(head, rec.backbone, image_size)
     return TrainResult(model, monitor.history, monitor.best_epoch, monitor.stopped_early, monitor.cancelled,
                        time.perf_counter() - start, settings)
 
 
+def segment_means(x: np.ndarray, segments: int) -> np.ndarray:
+    """(n, T, D) frame features -> (n, segments * D): the mean of each ordered part, as the mean head pools."""
+    n, t, d = x.shape
+    return x.reshape(n, segments, t // segments, d).mean(axis=2).reshape(n, segments * d)
+
+
 def fit_linear_head(head: keras.Model, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-                    c: float, weights: np.ndarray, progress: ProgressHook | None) -> _Monitor:
-    """Fit a "mean" head as a multinomial logistic regression on clip-averaged features and copy it into the
-    head's Dense layer. Convex: no epochs, no early stopping, the same answer for the same clips."""
+                    c: float, weights: np.ndarray, progress: ProgressHook | None, segments: int = 1) -> _Monitor:
+    """Fit a "mean" head as a multinomial logistic regression on segment-averaged features and copy it into
+    the head's Dense layer. Convex: no epochs, no early stopping, the same answer for the same clips."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
 
     n_out = head.output_shape[-1]
     if len(np.unique(y)) != n_out:
         raise HarError("every class needs training clips")
-    lr = LogisticRegression(C=c, max_iter=5000).fit(x.mean(axis=1), y, sample_weight=weights)
+    lr = LogisticRegression(C=c, max_iter=5000).fit(segment_means(x, segments), y, sample_weight=weights)
     kernel, bias = lr.coef_.T, lr.intercept_
     if n_out == 2:  # scikit-learn keeps one logit for two classes; softmax of (-z/2, z/2) is sigmoid(z)
         kernel, bias = np.c_[-kernel / 2, kernel / 2], np.r_[-bias / 2, bias / 2]
@@ -363,7 +374,7 @@ def outlier_clips(dirs: list[str | os.PathLike], known: list[str], image_size: i
 
 
 def train_and_save(
-    data_dir: str | os.PathLike,
+    data_dir: Roots,
     arch: str,
     out_dir: str | os.PathLike,
     classes: list[str] | None = None,
@@ -430,7 +441,8 @@ def train_and_save(
         "split": {"train_groups": sorted({c.group for c in split.train}), "val_groups": list(split.val_groups),
                   "test_groups": list(split.test_groups)},
         "metrics": metrics,
-        "data": {"root": str(Path(data_dir).resolve()), "clips": len(ex.clips),
+        "data": {"roots": [str(r.resolve()) for r in as_roots(data_dir)], "clips": len(ex.clips),
+                 "per_class": {c: n["clips"] for c, n in index.counts().items()},
                  "short_clips": [str(c.path.name) for c, _ in ex.short],
                  "failed_clips": [f"{c.path.name}: {msg}" for c, msg in ex.failed]},
     }

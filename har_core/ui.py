@@ -33,7 +33,7 @@ if "tensorflow" not in sys.modules:
 from .bundle import BundleListing, ModelBundle
 from .config import settings
 from .errors import HarError
-from .registry import ModelRegistry, accuracy_of, ranking_accuracy
+from .registry import ModelRegistry, accuracy_of, preference
 from .uploads import SessionFolder, sweep_stale
 
 # (script path relative to app.py, label, icon) for st.page_link and the home page's page list.
@@ -134,6 +134,17 @@ def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def recall_line(meta: dict[str, Any]) -> str | None:
+    """Each class's recall over the k folds, best first: where a model is weak (None when not recorded)."""
+    cv = (meta.get("metrics") or {}).get("crossval") or {}
+    per_class = cv.get("per_class") or {}
+    if not per_class:
+        return None
+    ranked = sorted(per_class.items(), key=lambda kv: -kv[1]["recall"])
+    return (f"Recall per class, {cv.get('k', '?')}-fold over groups: "
+            + ", ".join(f"{c} {v['recall']:.0%}" for c, v in ranked))
+
+
 def _held_out(entry: dict[str, Any]) -> tuple[int | None, str]:
     """How many clips a metric was measured on, and on which groups. A k-fold run records them per fold:
     each group is held out by one fold, so its clips add up over the folds."""
@@ -198,10 +209,10 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
-    best = max(range(len(usable)), key=lambda i: ranking_accuracy(usable[i].meta or {}))
+    best = max(range(len(usable)), key=lambda i: preference(usable[i].meta or {}))
     name = st.selectbox(label, names, index=best, key=key, format_func=lambda n: model_label(by_name[n]),
-                        help="The model with the best k-fold accuracy over groups (else test accuracy) is "
-                             "chosen first.")
+                        help="Chosen first: of the models measured at 90% or better (k-fold over groups, else "
+                             "test accuracy), the one that knows the most activities.")
     meta = by_name[name].meta or {}
     measured = "  \n".join(f"Measured: {line}" for line in _measured_lines(meta)) or "No measured accuracy recorded."
     st.caption(f"Classes: {', '.join(meta.get('classes', []))}  \n{measured}")

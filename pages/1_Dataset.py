@@ -18,10 +18,11 @@ ui.page_setup("Dataset", ":material/video_library:")
 cfg = settings()
 st.title(":material/video_library: Dataset")
 
-folder = st.text_input("Data folder", value=str(cfg.data_dir),
-                       help="A UCF50-layout folder: <folder>/<Class>/v_<Class>_gNN_cMM.avi. "
-                            "The default comes from HAR_DATA_DIR.")
-data_dir = Path(folder).expanduser()
+folders = st.text_area("Data folders, one per line", value="\n".join(map(str, cfg.data_dirs)), height=80,
+                       help="UCF50-layout folders: <folder>/<Class>/v_<Class>_gNN_cMM.avi; a class found in "
+                            "several folders is one class. The default comes from HAR_DATA_DIR.")
+roots = [line.strip() for line in folders.splitlines() if line.strip()]
+data_dir = Path(roots[0]).expanduser() if roots else cfg.data_dirs[0]
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -76,7 +77,7 @@ def empty_state(reason: str) -> None:
 
 
 try:
-    index = scan(data_dir)
+    index = scan(roots)
 except HarError as exc:
     empty_state(str(exc))
     st.stop()
@@ -141,3 +142,6 @@ with left:
         st.video(str(mp4))
 
 st.plotly_chart(class_chart(index), width="stretch")
+sources = index.sources()
+st.dataframe([{"class": n, "clips": counts[n]["clips"], "groups": counts[n]["groups"], "origin": sources[n]["origin"],
+               "folder": sources[n]["folders"]} for n in index.classes], hide_index=True, width="stretch")

@@ -24,6 +24,7 @@ ui.page_setup("Train", ":material/model_training:")
 POLL_SECONDS = 1.0  # while a job runs
 IDLE_POLL_SECONDS = 5.0  # otherwise, to notice a job another visitor starts
 SPEED_BATCH = 8
+MIN_DEFAULT_CLIPS = 20
 
 
 @st.cache_resource(show_spinner=False)
@@ -33,9 +34,9 @@ def training_jobs(weights_dir: str) -> TrainingJobs:
 
 
 @st.cache_data(ttl=30, show_spinner="Scanning the dataset…")
-def dataset_summary(data_dir: str) -> dict[str, dict[str, Any]]:
+def dataset_summary(roots: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """Per class: clips and the sorted list of its groups (cheap: a directory listing)."""
-    index = scan(data_dir)
+    index = scan(roots)
     return {label: {"clips": len(clips), "groups": sorted({c.group for c in clips})}
             for label, clips in index.by_class().items()}
 
@@ -133,16 +134,18 @@ def start_form(jobs: TrainingJobs) -> None:
     from har_core.architectures import ARCHITECTURES, DEFAULT_ARCH
 
     s = settings()
-    data_dir = st.text_input("Dataset folder (UCF50 layout: <folder>/<Class>/v_<Class>_gNN_cMM.avi)",
-                             value=str(s.data_dir), key="train_data_dir")
+    folders = st.text_area("Dataset folders, one per line (UCF50 layout: <folder>/<Class>/v_<Class>_gNN_cMM.avi)",
+                           value="\n".join(map(str, s.data_dirs)), key="train_data_dir", height=80,
+                           help="A class found in several folders is one class.")
+    roots = [line.strip() for line in folders.splitlines() if line.strip()]
     try:
-        summary = dataset_summary(data_dir)
+        summary = dataset_summary(tuple(roots))
     except HarError as exc:
         st.error(f"{exc}. Point to a folder of class subfolders with videos.", icon=":material/folder_off:")
         return
     names = list(summary)
-    by_size = sorted(names, key=lambda c: -summary[c]["clips"])
-    default = by_size[:4] if len(names) > 4 else names
+    # Classes with enough clips to hold whole groups out (the eleven of the shipped default on the shared data)
+    default = [c for c in names if summary[c]["clips"] >= MIN_DEFAULT_CLIPS] or names
     classes = st.multiselect(
         "Classes", names, default=sorted(default), key="train_classes",
         format_func=lambda c: f"{c} ({summary[c]['clips']} clips, {len(summary[c]['groups'])} groups)")
@@ -164,11 +167,11 @@ def start_form(jobs: TrainingJobs) -> None:
     a1, a2 = st.columns([3, 1])
     if rec.backbone:
         others = [c for c in names if c not in classes]
-        if a1.checkbox("Learn 'no known activity' from the other classes of this folder", value=bool(others),
+        if a1.checkbox("Learn 'no known activity' from the other classes of these folders", value=bool(others),
                        key="train_outliers", disabled=not others,
                        help="Clips of the classes not chosen above teach the model an 'other' answer, so that "
                        "videos of none of its activities are called 'no known activity'."):
-            outlier_dirs = [data_dir]
+            outlier_dirs = roots
     else:
         augment = a1.selectbox("Training augmentation", list(AUGMENT_LABELS), format_func=AUGMENT_LABELS.get,
                                key="train_augment", help="Varies the training clips each epoch; validation and "
@@ -201,7 +204,7 @@ def start_form(jobs: TrainingJobs) -> None:
         with ui.user_errors():
             if len(classes) < 2:
                 raise HarError("choose at least two classes: a classifier needs two")
-            jobs.start(TrainRequest(name=name.strip(), arch=arch, data_dir=data_dir, classes=classes,
+            jobs.start(TrainRequest(name=name.strip(), arch=arch, data_dir=roots, classes=classes,
                                     epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
                                     val_groups=val_groups, test_groups=test_groups,
                                     test_fraction=test_fraction, augment=augment,

@@ -62,7 +62,7 @@ def linked_video() -> tuple[Path, str] | None:
 
 def dataset_video() -> tuple[Path, str] | None:
     try:
-        index = scan(cfg.data_dir)
+        index = scan(cfg.data_dirs)
     except HarError as exc:
         st.info(f"**No dataset to pick from.** {exc}. The Dataset page says how to get UCF50.", icon=":material/inbox:")
         return None

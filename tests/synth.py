@@ -35,6 +35,7 @@ def frames_for(label: str, n: int = 40, size: tuple[int, int] = (96, 72), seed: 
 def write_avi(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
     """Write MJPG AVI with OpenCV (what UCF50-like inputs look like to the decoder)."""
     h, w = frames[0].shape[:2]
+    path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
     assert writer.isOpened(), "OpenCV cannot write MJPG here"
     for f in frames:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from synth import make_video
 from streamlit.testing.v1 import AppTest
 
 from har_core.video import video_codec
@@ -66,9 +68,16 @@ def test_empty_state_explains_ucf50(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_path_field_switches_folder(synth_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HAR_DATA_DIR", str(tmp_path / "nothing"))
     at = run_page()
-    at.text_input[0].set_value(str(synth_data)).run()
+    at.text_area[0].set_value(str(synth_data)).run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Clips"] == "24"
+    make_video(tmp_path / "more" / "Archery" / "v_Archery_g01_c01.avi")  # a second folder, a UCF101 class
+    at.text_area[0].set_value(f"{synth_data}\n{tmp_path / 'more'}").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Clips"] == "25"
+    rows = {r["class"]: r for r in at.dataframe[-1].value.to_dict("records")}
+    assert rows["Archery"]["origin"] == "UCF101" and rows["Archery"]["folder"] == str(tmp_path / "more" / "Archery")
+    assert rows["Left"]["origin"] == "own" and rows["Left"]["clips"] == 8
 
 
 def test_in_app_download_and_extract(http_root: tuple[Path, str], right_video: Path, tmp_path: Path,

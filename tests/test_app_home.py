@@ -58,7 +58,9 @@ def test_home_shows_crossval_and_broken_bundles(synth_bundle: Path, tmp_path: Pa
     meta = json.loads((weights / "cv_model" / "model.json").read_text())
     folds = [{"fold": 1, "test_groups": ["g03", "g01"], "n": 7}, {"fold": 2, "test_groups": ["g02"], "n": 5}]
     meta["metrics"]["crossval"] = {"mean": 0.8125, "std": 0.05, "k": 2, "protocol": "2-fold over groups",
-                                   "folds": folds}
+                                   "folds": folds, "per_class": {"Left": {"recall": 0.5, "support": 4},
+                                                                 "Right": {"recall": 1.0, "support": 4},
+                                                                 "Up": {"recall": 0.75, "support": 4}}}
     (weights / "cv_model" / "model.json").write_text(json.dumps(meta))
     (weights / "broken").mkdir()
     (weights / "broken" / "model.json").write_text("{}")
@@ -69,6 +71,7 @@ def test_home_shows_crossval_and_broken_bundles(synth_bundle: Path, tmp_path: Pa
     assert rows["crossval"]["protocol"] == "2-fold over groups"
     assert rows["crossval"]["clips"] == 12
     assert rows["crossval"]["held-out groups"] == "each of g01–g03 by one of 2 folds"
+    assert "Recall per class, 2-fold over groups: Right 100%, Up 75%, Left 50%" in texts(at)
     assert any("broken is incomplete" in e.value for e in at.error)
 
 

@@ -96,7 +96,7 @@ def test_empty_states(env: Path, tmp_path: Path) -> None:
     at = page()
     assert any("No training has run" in c for c in texts(at, "caption"))
     assert any("No saved models yet" in i for i in texts(at, "info"))
-    at.text_input(key="train_data_dir").set_value(str(tmp_path / "nowhere")).run()
+    at.text_area(key="train_data_dir").set_value(str(tmp_path / "nowhere")).run()
     assert any("no data folder" in e for e in texts(at, "error"))
     assert not [b for b in at.button if b.key == "train_start"]  # no start without data
     assert any("No saved models yet" in i for i in texts(at, "info"))  # the rest of the page still works

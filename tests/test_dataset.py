@@ -11,8 +11,8 @@ def test_scan_finds_classes_groups_and_all_video_types(tmp_path):
     (tmp_path / "Jump").mkdir()
     make_video(tmp_path / "Jump" / "v_Jump_g01_c01.avi")
     (tmp_path / "Run").mkdir()
-    for ext in (".avi", ".mp4", ".mov", ".mkv", ".webm"):
-        (tmp_path / "Run" / f"v_Run_g02_c0{len(ext)}{ext}").write_bytes(b"x")
+    for i, ext in enumerate((".avi", ".mp4", ".mov", ".mkv", ".webm")):
+        (tmp_path / "Run" / f"v_Run_g02_c0{i}{ext}").write_bytes(b"x")
     (tmp_path / "Run" / "notes.txt").write_text("not a video")
     index = scan(tmp_path)
     assert index.classes == ["Jump", "Run"]
@@ -58,3 +58,40 @@ def test_extract_the_four_shared_classes(shared_data, tmp_path):
     assert len(index.clips) >= 400
     ex = extract(index.clips[::40], tmp_path)
     assert len(ex.clips) == len(index.clips[::40]) and not ex.failed
+
+
+def _touch(folder, label, name):
+    (folder / label).mkdir(parents=True, exist_ok=True)
+    (folder / label / name).write_bytes(b"x")
+    return folder / label / name
+
+
+def test_several_folders_merge_by_class_and_say_where_each_class_comes_from(tmp_path):
+    import os
+
+    a, b = tmp_path / "ucf50", tmp_path / "ucf101"
+    _touch(a, "HorseRace", "v_HorseRace_g01_c01.avi")
+    _touch(a, "PlayingViolin", "v_PlayingViolin_g01_c01.avi")
+    _touch(b, "PlayingViolin", "v_PlayingViolin_g02_c01.mp4")
+    _touch(b, "Archery", "v_Archery_g01_c01.mp4")
+    _touch(b, "Wave", "v_Wave_g01_c01.mp4")
+    index = scan([a, b])
+    assert index.roots == [a, b]
+    assert index.counts()["PlayingViolin"] == {"clips": 2, "groups": 2}
+    assert index.classes == ["Archery", "HorseRace", "PlayingViolin", "Wave"]
+    sources = index.sources()
+    assert {c: s["origin"] for c, s in sources.items()} == {
+        "Archery": "UCF101", "HorseRace": "UCF50", "PlayingViolin": "UCF50", "Wave": "own"}
+    assert sources["PlayingViolin"]["folders"] == f"{a / 'PlayingViolin'}, {b / 'PlayingViolin'}"
+    # a PATH-like string names the same dataset; a folder listed twice counts once
+    assert scan(f"{a}{os.pathsep}{b}{os.pathsep}{a}").clips == index.clips
+
+
+def test_one_clip_name_in_two_folders_is_an_error_naming_both(tmp_path):
+    first = _touch(tmp_path / "x", "Run", "v_Run_g01_c01.avi")
+    second = _touch(tmp_path / "y", "Run", "v_Run_g01_c01.mp4")
+    with pytest.raises(HarError, match="v_Run_g01_c01") as err:
+        scan([tmp_path / "x", tmp_path / "y"])
+    assert str(first) in str(err.value) and str(second) in str(err.value)
+    with pytest.raises(HarError, match="no data folder at .*missing"):
+        scan([tmp_path / "x", tmp_path / "missing"])

@@ -253,7 +253,7 @@ def test_settings_from_the_environment(clean_env: pytest.MonkeyPatch, tmp_path: 
     clean_env.setenv("HAR_URL_HOSTS", " Example.org, ,vimeo.com ")
     clean_env.setenv("HAR_ICE_SERVERS", '[{"urls": "turn:turn.example:3478"}]')
     s = Settings.from_env()
-    assert (s.data_dir, s.weights_dir, s.cache_dir) == (tmp_path / "d", tmp_path / "w", tmp_path / "c")
+    assert (s.data_dirs, s.weights_dir, s.cache_dir) == ((tmp_path / "d",), tmp_path / "w", tmp_path / "c")
     assert s.max_upload_mb == 50 and s.max_video_seconds == 600
     assert s.allowed_url_hosts == ("example.org", "vimeo.com")
     assert "turn.example" in s.ice_servers_json

@@ -29,8 +29,8 @@ def test_bundle_loads_and_model_json_agrees_with_it(name: str) -> None:
 
     bundle = load_bundle(WEIGHTS / name)
     meta = bundle.meta
-    assert bundle.classes == FOUR
-    outputs = 4 + bool((meta.get("open_set") or {}).get("other_output"))
+    assert set(FOUR) <= set(bundle.classes) and (bundle.classes == FOUR or meta.get("backbone"))
+    outputs = len(bundle.classes) + bool((meta.get("open_set") or {}).get("other_output"))
     assert meta["parameters"] == bundle.model.count_params() == build(meta["architecture"], outputs).count_params()
     assert (WEIGHTS / name / MODEL_FILE).stat().st_size < (25 if meta.get("backbone") else 2) * 2**20
     assert meta["training"]["command"].startswith("python -m har_core train ")
@@ -47,7 +47,7 @@ def test_metrics_name_their_protocol_and_never_saw_their_test_groups(name: str) 
     assert all(g in test["protocol"] for g in held)
     assert 0 < test["n"] and 0.0 <= test["accuracy"] <= 1.0
     assert sum(map(sum, test["confusion"])) == test["n"]
-    assert test["accuracy"] == pytest.approx(sum(test["confusion"][i][i] for i in range(4)) / test["n"])
+    assert test["accuracy"] == pytest.approx(sum(row[i] for i, row in enumerate(test["confusion"])) / test["n"])
     cv = meta["metrics"]["crossval"]
     assert cv["k"] == len(cv["accuracies"]) == len(cv["folds"]) >= 2
     assert cv["mean"] == pytest.approx(statistics.mean(cv["accuracies"]), abs=1e-3)
@@ -55,6 +55,9 @@ def test_metrics_name_their_protocol_and_never_saw_their_test_groups(name: str) 
     assert "fold over groups" in cv["protocol"] and cv["command"].startswith("python -m har_core crossval ")
     tested = sorted(g for f in cv["folds"] for g in f["test_groups"])
     assert len(tested) == len(set(tested)), "a group was tested in two folds"
+    if "per_class" in cv:  # each clip tested once: the pooled confusion holds every clip of the data once
+        assert sum(v["support"] for v in cv["per_class"].values()) == sum(map(sum, cv["confusion"]))
+        assert cv["mean"] >= min(v["recall"] for v in cv["per_class"].values())
 
 
 @pytest.mark.realdata
@@ -64,12 +67,13 @@ def test_shipped_model_reproduces_its_test_accuracy_on_held_out_groups(name: str
     from har_core.training import evaluate
 
     bundle = load_bundle(WEIGHTS / name)
-    test = bundle.meta["metrics"]["test"]
-    clips = [c for c in scan(shared_data).select(bundle.classes).clips if c.group in test["held_out_groups"]]
+    test, data = bundle.meta["metrics"]["test"], bundle.meta["data"]
+    roots = [shared_data.parent / Path(root).name for root in data.get("roots") or [data["root"]]]
+    clips = [c for c in scan(roots).select(bundle.classes).clips if c.group in test["held_out_groups"]]
     ex = extract(clips, size=bundle.image_size)
     assert len(ex.clips) == test["n"]
     ev = evaluate(bundle.model, ex.paths, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
-    assert ev.accuracy >= 0.6, f"{name} no longer recognises clips from groups it never saw (chance: 25%)"
+    assert ev.accuracy >= 0.6, f"{name} no longer recognises clips from groups it never saw"
     assert abs(ev.accuracy - test["accuracy"]) * ev.n <= 2, "model.json's test accuracy is not what these weights give"
 
 
@@ -94,3 +98,17 @@ def test_readmes_and_home_page_show_the_numbers_in_model_json(name: str, monkeyp
     at = AppTest.from_file(str(PROJECT_DIR / "app.py"), default_timeout=60).run()
     shown = [" ".join(map(str, df.value["accuracy"])) for df in at.dataframe]
     assert any(all(f in s for f in figures) for s in shown), f"Home does not show {figures} for {name}"
+
+
+@pytest.mark.slow
+def test_the_default_model_calls_still_scenes_no_known_activity(tmp_path: Path) -> None:
+    """15 clips of photographs under a moving virtual camera, a class the default never learnt: 14 measured."""
+    from benchmarks.stills import write
+    from har_core.cli import cmd_evaluate, parser
+    from har_core.registry import default_bundle
+
+    write(tmp_path)
+    model = default_bundle(WEIGHTS)
+    assert len(read_meta(model)["classes"]) == 11
+    result = cmd_evaluate(parser().parse_args(["evaluate", str(tmp_path), "--model", str(model)]))
+    assert "accuracy" not in result and result["unknown_rejected"] >= 13 / 15
