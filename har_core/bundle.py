@@ -46,7 +46,7 @@ def sampler_meta(window_seconds: float = DEFAULT_WINDOW_SECONDS, image_size: int
 
 def library_versions() -> dict[str, str]:
     import cv2
-    import keras
+    from .quiet import keras
 
     return {
         "python": platform.python_version(),
@@ -204,7 +204,7 @@ class ModelBundle:
 
 def load_bundle(bundle_dir: str | os.PathLike) -> ModelBundle:
     """Load and cross-check a bundle: the model's input and output must match model.json."""
-    import keras
+    from .quiet import keras
 
     d = Path(bundle_dir)
     meta = read_meta(d)

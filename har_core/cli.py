@@ -175,17 +175,18 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _check_video(path: str) -> None:
-    """Fail on an unreadable input before spending seconds loading a model."""
-    from .video import open_capture
+def _check_video(a: argparse.Namespace) -> None:
+    """Fail on an unreadable input before spending seconds loading a model; a file:// URL becomes its path."""
+    from .video import local_path, open_capture
 
-    open_capture(path).release()
+    a.video = local_path(a.video)
+    open_capture(a.video).release()
 
 
 def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
     from .inference import classify, inference_device
 
-    _check_video(a.video)
+    _check_video(a)
     bundle = _load(a.model)
     pred, facts = classify(bundle, a.video, top_k=a.top_k)
     if facts["truncated"]:
@@ -209,7 +210,7 @@ def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
         raise HarError("the output must be an .mp4 file")
     if not out.parent.is_dir():
         raise HarError(f"no such folder for the output: {out.parent}")
-    _check_video(a.video)
+    _check_video(a)
     bundle = _load(a.model)
     start = time.perf_counter()
     res = annotate(bundle, a.video, out, smooth=a.smooth,
@@ -323,9 +324,10 @@ COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "cross
 
 
 def _quiet_native_logs() -> None:
-    """TensorFlow's C++ code writes start-up chatter straight to file descriptor 2. Keep our stderr (one
-    line per user error, progress, Python tracebacks) on a copy of it and point fd 2 at /dev/null."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Native libraries write straight to file descriptor 2: TensorFlow's start-up lines (see quiet.py) and
+    OpenCV's AVI parser on a damaged file ("Unexpected element. Expected: LIST", raw bytes included). A
+    command's stderr is ours: one line per user error, progress, Python tracebacks. So they stay on a copy of
+    it, and fd 2 points at /dev/null (HAR_DEBUG=1 keeps everything)."""
     if os.environ.get("HAR_DEBUG"):
         return
     sys.stderr.flush()

@@ -66,7 +66,7 @@ def draw_prediction(bgr: np.ndarray, pred: Prediction) -> np.ndarray:
 
 def inference_device() -> str:
     """Where predictions run, e.g. 'CPU (tensorflow)' or 'GPU: NVIDIA H100 (jax)'."""
-    import keras
+    from .quiet import keras
 
     backend = keras.backend.backend()
     try:
@@ -128,7 +128,7 @@ class FrameEncoder:
 
 def split_frame_encoder(model: Any) -> FrameEncoder | None:
     """For models whose layers before the recurrent part are all per frame, build encoder + head."""
-    import keras
+    from .quiet import keras
 
     layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
     cut = 0

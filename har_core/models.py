@@ -6,11 +6,12 @@ which name, size and training defaults is in `architectures`.
 """
 from __future__ import annotations
 
-import keras
-from keras import layers
 
+from .quiet import keras
 from .architectures import architecture
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH
+
+layers = keras.layers
 
 
 def _input(seq_len: int, size: int) -> keras.KerasTensor:

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import keras
 import numpy as np
-from keras import layers
 
+from .quiet import keras
 from .errors import HarError
+
+layers = keras.layers
 
 LITE0, LITE2 = "efficientnet-lite0", "efficientnet-lite2"
 FEATURE_DIM = 1280

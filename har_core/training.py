@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import keras
 import numpy as np
 
+from .quiet import keras
 from . import bundle as bundle_mod
 from .augment import Augment, augment_named, record
 from .architectures import architecture

@@ -65,9 +65,22 @@ def to_model_frame(bgr: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
 
 
+def local_path(arg: str) -> str:
+    """A video argument as a file path: file:// URLs become paths; other links are an error that says how to
+    fetch them."""
+    if arg.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return unquote(urlparse(arg).path)
+    if "://" in arg:
+        raise HarError(f"{arg} is a link, not a file: fetch it first with `python -m har_core download URL` "
+                       "(or use the Predict page's Video link)")
+    return arg
+
+
 def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
     """Open a video for sequential reading, or raise HarError saying why it cannot be read."""
-    p = Path(path)
+    p = Path(local_path(str(path)))
     if not p.exists():
         raise HarError(f"no such file: {p}")
     if not p.is_file():
@@ -159,6 +172,8 @@ def sample_clip(path: str | os.PathLike, length: int = SEQUENCE_LENGTH, size: in
     if n == 0:
         raise HarError(f"no frame could be decoded from {name}: not a video, or damaged")
     if n < MIN_FRAMES:
+        if hint > n:
+            raise HarError(f"{name} is damaged or truncated: {n} of its {hint} frames could be decoded")
         raise HarError(f"{name} has only {n} frame; need at least {MIN_FRAMES} to see an action")
     indices = span_indices(0, n, length)
     missing = set(indices.tolist()) - got.keys()
@@ -201,6 +216,13 @@ def iter_every(path: str | os.PathLike, step: int, size: int = IMAGE_SIZE) -> It
         cap.release()
 
 
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it, at once set back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class H264Writer:
     """Writes BGR frames as browser-playable H.264 MP4 (PyAV libx264, yuv420p, faststart).
 
@@ -238,6 +260,7 @@ class H264Writer:
         for packet in self._stream.encode():
             self._container.mux(packet)
         self._container.close()
+        self._tmp.chmod(0o666 & ~_umask())  # mkstemp made it private; the result gets the user's usual mode
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:

@@ -142,9 +142,13 @@ def test_one_frame_video(synth_bundle, tmp_path):
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_bad_urls():
+def test_bad_urls(tmp_path):
     assert_user_error(run("download", "notaurl", check=False), "http")
     assert_user_error(run("download", "ftp://example.com/v.mp4", check=False), "http")
+    assert_user_error(run("classify", "https://example.com/v.mp4", check=False), "is a link", "har_core download")
+    missing = tmp_path / "real clip.mp4"
+    assert_user_error(run("annotate", f"file://{str(missing).replace(' ', '%20')}", "--out", tmp_path / "o.mp4",
+                          check=False), f"no such file: {missing}")
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
 """Decoding, the model's frame format, lying containers, bad files and H.264 output."""
+import os
 import struct
 from pathlib import Path
 
@@ -109,3 +110,26 @@ def test_real_clip_sampling_matches_paper_frames_except_colour(shared_data):
         assert ok
         frames.append(to_model_frame(f))
     assert np.array_equal(clip.frames, np.stack(frames))
+
+
+def test_links_and_truncated_files_say_what_is_wrong(tmp_path):
+    from har_core.video import H264Writer, local_path, sample_clip
+
+    assert local_path(f"file://{tmp_path}/a%20b.mp4") == f"{tmp_path}/a b.mp4"
+    with pytest.raises(HarError, match="is a link, not a file: fetch it first with `python -m har_core download"):
+        local_path("https://example.com/v.mp4")
+    full, rng = tmp_path / "full.mp4", np.random.default_rng(0)
+    with H264Writer(full, 25, 64, 48) as w:
+        for _ in range(50):
+            w.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    assert full.stat().st_mode & 0o777 == 0o666 & ~_umask()  # the user's usual mode, not mkstemp's 0600
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 12])  # the header and one frame survive
+    with pytest.raises(HarError, match="cut.mp4 is damaged or truncated: 1 of its 50 frames could be decoded"):
+        sample_clip(cut, 20, 32)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
