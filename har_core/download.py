@@ -5,15 +5,19 @@ import hashlib
 import ipaddress
 import os
 import socket
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 from .config import settings
 from .errors import HarError
 from .video import read_header
 
 Progress = Callable[[float, str], None]
+Hop = Callable[[str], tuple[int, str | None]]  # one request, no redirect followed: (status, Location header)
+MAX_HOPS = 5
 
 
 def check_url(url: str, allowed_hosts: tuple[str, ...] | None = None, allow_private: bool = True) -> str:
@@ -36,6 +40,37 @@ def check_url(url: str, allowed_hosts: tuple[str, ...] | None = None, allow_priv
             if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
                 raise HarError(f"links to private or local addresses are not allowed: {host}")
     return url
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs) -> None:  # hand every 3xx back to follow_redirects
+        return None
+
+
+def _head(url: str) -> tuple[int, str | None]:
+    """A HEAD request that does not follow redirects: its status and Location."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "HAR Studio"})
+    try:
+        with opener.open(request, timeout=15) as resp:
+            return resp.status, None
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location")
+    except (urllib.error.URLError, OSError):
+        return 0, None  # unreachable: yt-dlp then says why, in its words
+
+
+def follow_redirects(url: str, allowed_hosts: tuple[str, ...] | None = None, allow_private: bool = True,
+                     hop: Hop = _head) -> str:
+    """The address a link finally points to, every hop checked with `check_url`'s rules before it is
+    requested: a link on an allowed site that redirects to a private address or another site is refused."""
+    for _ in range(MAX_HOPS + 1):
+        url = check_url(url, allowed_hosts, allow_private)
+        status, location = hop(url)
+        if status not in (301, 302, 303, 307, 308) or not location:
+            return url
+        url = urljoin(url, location)
+    raise HarError(f"the link redirects more than {MAX_HOPS} times")
 
 
 def _explain(message: str) -> str:
@@ -69,7 +104,7 @@ def download(
     """Fetch one video (not a playlist) and return its path; reuse a previous download of the same URL."""
     import yt_dlp
 
-    url = check_url(url, allowed_hosts, allow_private)
+    url = follow_redirects(url, allowed_hosts, allow_private)
     max_seconds = max_seconds if max_seconds is not None else settings().max_video_seconds
     folder = Path(cache_dir or settings().cache_dir / "downloads")
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,9 @@
 """Streamlit helpers shared by HAR Studio's pages: page setup, the cached model registry, model picker,
 metric formatting (always with its protocol), device label, per-session folder, error display.
 
-Page convention (for everyone writing a page): classic Streamlit multipage. `app.py` is the entry point
-and the home page; `pages/1_Dataset.py`, `pages/2_Train.py`, `pages/3_Predict.py`, `pages/4_Webcam.py`
-are found by Streamlit from their file names. Each page script starts with `ui.page_setup(title, icon)`
+Page convention (for everyone writing a page): `app.py` is the entry point; it builds the menu with
+st.navigation from `PAGES` (Home, Dataset, Train, Predict, Webcam, each a script in pages/, whose URL is its
+file name without the number). Each page script starts with `ui.page_setup(title, icon)`
 (it calls st.set_page_config, so it must be the first Streamlit call), and wraps work that can fail
 because of user input in `with ui.user_errors():` so a HarError becomes one st.error line and the rest of
 the page keeps working. Nothing here imports TensorFlow/Keras until a model is actually loaded.
@@ -36,8 +36,9 @@ from .errors import HarError
 from .registry import ModelRegistry, accuracy_of, preference
 from .uploads import SessionFolder, sweep_stale
 
-# (script path relative to app.py, label, icon) for st.page_link and the home page's page list.
+# (script path relative to app.py, title, icon, blurb): app.py's menu, Home's links, in this order.
 PAGES: tuple[tuple[str, str, str, str], ...] = (
+    ("pages/0_Home.py", "Home", ":material/home:", "Try a clip, compare the models."),
     ("pages/1_Dataset.py", "Dataset", ":material/video_library:", "Browse UCF50: sample frames, clips, class counts; download it."),
     ("pages/2_Train.py", "Train", ":material/model_training:", "Train a head on ImageNet frames in seconds, or ConvLSTM and LRCN with live curves; split by groups."),
     ("pages/3_Predict.py", "Predict", ":material/movie:", "Classify an upload, a video link or a dataset clip."),
@@ -51,6 +52,8 @@ _METRIC_ORDER = ("test", "crossval", "validation")
 def page_setup(title: str, icon: str) -> None:
     """First call of every page: wide layout, title and icon in the browser tab; tidies stale scratch."""
     st.set_page_config(page_title=f"{title} · HAR Studio", page_icon=icon, layout="wide")
+    # A visitor of a hosted demo gets no "Deploy" button or developer menu (Streamlit's viewer toolbar).
+    st.set_option("client.toolbarMode", "viewer" if settings().hosted else "auto")
     _sweep_once()
     _keep_keras_state()
 
@@ -130,6 +133,25 @@ def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
             "clips": clips,
             "held-out groups": held,
             "protocol": entry.get("protocol") or "not recorded",
+        })
+    return rows
+
+
+def comparison_rows(metas: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """One short row per model for Home's comparison (protocols are in each model's details)."""
+    rows = []
+    for name, meta in zip(names, metas):
+        metrics = meta.get("metrics") or {}
+        cv, test = metrics.get("crossval") or {}, metrics.get("test") or {}
+        open_set = meta.get("open_set") or {}
+        measured = open_set.get("crossval") or open_set.get("test") or {}
+        rows.append({
+            "model": name,
+            "activities": len(meta.get("classes") or []),
+            "k-fold over groups": percent(accuracy_of(cv), cv.get("std")) if cv else "not measured",
+            "test groups": percent(accuracy_of(test)) if test else "not measured",
+            "other activities rejected": (f"{measured['unknown_rejected']:.1%}" if "unknown_rejected" in measured
+                                          else "no 'no known activity'"),
         })
     return rows
 

@@ -10,6 +10,7 @@ from har_core import ui
 from har_core.config import VIDEO_EXTENSIONS, settings
 from har_core.dataset import scan
 from har_core.errors import HarError
+from har_core.examples import examples
 from har_core.video import read_header
 
 MB = 1024 * 1024
@@ -60,6 +61,16 @@ def linked_video() -> tuple[Path, str] | None:
     return None
 
 
+def example_video() -> tuple[Path, str] | None:
+    clips = {c.path.name: c for c in examples()}
+    if not clips:
+        st.info("No example clips in this installation (the `examples/` folder is missing).", icon=":material/inbox:")
+        return None
+    name = st.selectbox("Example clip", list(clips), key="predict_example", format_func=lambda n: clips[n].title,
+                        help="Short clips shipped with the app (examples/README.md says where they come from).")
+    return clips[name].path, name
+
+
 def dataset_video() -> tuple[Path, str] | None:
     try:
         index = scan(cfg.data_dirs)
@@ -75,10 +86,12 @@ def dataset_video() -> tuple[Path, str] | None:
     return clips[i].path, clips[i].path.name
 
 
-source = st.radio("Video from", ["Upload", "Video link", "Dataset clip"], horizontal=True, key="predict_source")
+SOURCES = {"Example clip": example_video, "Upload": uploaded_video, "Video link": linked_video,
+           "Dataset clip": dataset_video}
+source = st.radio("Video from", list(SOURCES), horizontal=True, key="predict_source")
 chosen = None
 with ui.user_errors():
-    picked = {"Upload": uploaded_video, "Video link": linked_video, "Dataset clip": dataset_video}[source]()
+    picked = SOURCES[source]()
     if picked is not None:
         try:
             seconds = read_header(picked[0]).duration  # cheap: the container's claim, checked before any decoding
@@ -92,7 +105,8 @@ if chosen is None:
 video, title = chosen
 
 key = (str(video), model_name)
-if st.button("Recognise the action", type="primary", icon=":material/play_arrow:"):
+autorun = st.session_state.pop("predict_autorun", False)  # Home's "Recognise" on an example clip
+if st.button("Recognise the action", type="primary", icon=":material/play_arrow:") or autorun:
     st.session_state.pop("predict_result", None)
     with ui.user_errors():
         from har_core.inference import annotate

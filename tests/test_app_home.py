@@ -1,4 +1,5 @@
-"""Home page (app.py) in AppTest: models with their protocol, device, dataset status, no TensorFlow import."""
+"""Home page (app.py's default page) in AppTest: try an example in one click, models compared with their
+protocol, device, dataset status, no TensorFlow import."""
 from __future__ import annotations
 
 import json
@@ -36,12 +37,16 @@ def test_home_lists_models_with_accuracy_and_protocol(synth_bundle: Path, synth_
     at = run_home()
     meta = json.loads((synth_bundle / "model.json").read_text())
     assert at.title[0].value.endswith("HAR Studio")
-    assert "synth_lrcn" in texts(at)
+    test = meta["metrics"]["test"]
+    compared = at.dataframe[0].value.to_dict("records")
+    assert compared == [{"model": "synth_lrcn", "activities": 3, "k-fold over groups": "not measured",
+                         "test groups": f"{test['accuracy'] * 100:.1f}%",
+                         "other activities rejected": "no 'no known activity'"}]
+    assert [e.label for e in at.expander] == ["Details: synth_lrcn"]
     assert all(f"`{c}`" in texts(at) for c in meta["classes"])
     assert "Training augmentation: none (the paper's)" in texts(at)
-    table = at.dataframe[0].value
+    table = at.dataframe[1].value
     rows = {r["metric"]: r for r in table.to_dict("records")}
-    test = meta["metrics"]["test"]
     assert rows["test"]["accuracy"] == f"{test['accuracy'] * 100:.1f}%"
     assert rows["test"]["protocol"] == test["protocol"]
     assert rows["test"]["held-out groups"] == ", ".join(test["held_out_groups"])
@@ -66,13 +71,14 @@ def test_home_shows_crossval_and_broken_bundles(synth_bundle: Path, tmp_path: Pa
     (weights / "broken" / "model.json").write_text("{}")
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
     at = run_home()
-    rows = {r["metric"]: r for r in at.dataframe[0].value.to_dict("records")}
+    assert at.dataframe[0].value.to_dict("records")[0]["k-fold over groups"] == "81.2% ± 5.0"
+    rows = {r["metric"]: r for r in at.dataframe[1].value.to_dict("records")}
     assert rows["crossval"]["accuracy"] == "81.2% ± 5.0"
     assert rows["crossval"]["protocol"] == "2-fold over groups"
     assert rows["crossval"]["clips"] == 12
     assert rows["crossval"]["held-out groups"] == "each of g01–g03 by one of 2 folds"
     assert "Recall per class, 2-fold over groups: Right 100%, Up 75%, Left 50%" in texts(at)
-    assert any("broken is incomplete" in e.value for e in at.error)
+    assert any("'broken' is not usable" in e.value and "incomplete" in e.value for e in at.error)
 
 
 def test_home_empty_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +88,7 @@ def test_home_empty_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert any("No trained models yet" in i.value for i in at.info)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Dataset"] == "not found"
-    assert "Dataset page explains how to get UCF50" in texts(at)
+    assert "Dataset page explains how to get UCF50; the example clips above need none" in texts(at)
     links = {p.value for p in at.get("page_link")}
     assert {"Dataset", "Predict", "Webcam"} <= links
 
@@ -94,9 +100,29 @@ def test_home_does_not_import_tensorflow(synth_bundle: Path, tmp_path: Path) -> 
     code = ("import sys; from streamlit.testing.v1 import AppTest; "
             f"at = AppTest.from_file({APP!r}, default_timeout=60).run(); "
             "assert not at.exception, at.exception; "
-            "assert any('synth_lrcn' in m.value for m in at.markdown); "
+            "assert at.dataframe[0].value['model'].tolist() == ['synth_lrcn']; "
             "print('LOADED', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     env = {**os.environ, "HAR_WEIGHTS_DIR": str(weights), "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "LOADED []" in run.stdout, run.stdout
+
+
+def test_one_click_on_an_example_recognises_it_on_predict(synth_bundle: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Home -> "Recognise" under an example clip -> Predict with that clip chosen and its result shown."""
+    from har_core.examples import examples
+
+    clips = examples()
+    assert len(clips) == 12 and sum(not c.known for c in clips) == 1
+    weights = tmp_path / "weights"
+    shutil.copytree(synth_bundle, weights / "synth_lrcn")
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    at = run_home()
+    assert len(at.get("image")) == 12  # a first frame per example, with its class
+    at.button(key=f"try_{clips[0].path.stem}").click().run(timeout=120)
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    assert at.radio(key="predict_source").value == "Example clip"
+    assert at.selectbox(key="predict_example").value == clips[0].path.name
+    assert [m.label for m in at.metric][:1] == ["Predicted action"]
+    assert at.metric[0].value in ("Left", "Right", "Up", "no known activity")

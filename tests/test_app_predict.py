@@ -33,8 +33,11 @@ def weights(shared_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     return d
 
 
-def run_page(timeout: float = 180) -> AppTest:
+def run_page(timeout: float = 180, source: str | None = None) -> AppTest:
+    """The page as it first opens (an example clip chosen), or with `source` chosen."""
     at = AppTest.from_file(PAGE, default_timeout=timeout).run()
+    if source is not None:
+        at.radio(key="predict_source").set_value(source).run()
     assert not at.exception, at.exception[0].value if at.exception else ""
     return at
 
@@ -94,7 +97,7 @@ def test_menu_starts_at_the_best_k_fold_mean(synth_bundle: Path, tmp_path: Path,
 
 
 def test_upload_is_annotated_and_labelled(weights: Path, right_video: Path) -> None:
-    at = run_page()
+    at = run_page(source="Upload")
     protocol = json.loads((weights / "synth_lrcn" / "model.json").read_text())["metrics"]["test"]["protocol"]
     assert any("test accuracy on" in c.value and protocol in c.value for c in at.caption)
     at.file_uploader[0].set_value(("my holiday clip.avi", right_video.read_bytes(), "video/x-msvideo")).run()
@@ -177,7 +180,7 @@ def test_hosted_refuses_local_links(weights: Path, http_root: tuple[Path, str],
 
 def test_bad_uploads_each_give_one_error_and_the_page_recovers(weights: Path, right_video: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    at = run_page()
+    at = run_page(source="Upload")
     up = at.file_uploader[0]
     cases = [
         (("notes.txt", b"just text", "text/plain"), "not a supported video type (.txt)"),
@@ -198,7 +201,7 @@ def test_bad_uploads_each_give_one_error_and_the_page_recovers(weights: Path, ri
 
 def test_too_long_and_too_large(weights: Path, right_video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HAR_MAX_VIDEO_SECONDS", "1")  # the clip is 60 frames at 25 fps = 2.4 s
-    at = run_page()
+    at = run_page(source="Upload")
     at.file_uploader[0].set_value(("long.avi", right_video.read_bytes(), "video/x-msvideo")).run()
     assert not at.exception
     assert errors(at) == ["the video is 2 s long; at most 1 s is allowed"]
@@ -206,7 +209,7 @@ def test_too_long_and_too_large(weights: Path, right_video: Path, monkeypatch: p
 
     monkeypatch.setenv("HAR_MAX_VIDEO_SECONDS", "600")
     monkeypatch.setenv("HAR_MAX_UPLOAD_MB", "0.001")
-    at = run_page()
+    at = run_page(source="Upload")
     at.file_uploader[0].set_value(("big.avi", right_video.read_bytes(), "video/x-msvideo")).run()
     assert not at.exception
     assert len(errors(at)) == 1 and "larger than" in errors(at)[0]
@@ -219,7 +222,7 @@ def test_a_video_of_no_known_activity_says_so_beside_the_best_guess(right_video:
 
     shutil.copytree(PROJECT_DIR / "weights" / "imagenet_mean", tmp_path / "w" / "imagenet_mean")
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(tmp_path / "w"))
-    at = run_page()
+    at = run_page(source="Upload")
     at.file_uploader[0].set_value(("square.avi", right_video.read_bytes(), "video/x-msvideo")).run()
     at = recognise(at)
     assert not errors(at), errors(at)

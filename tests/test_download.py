@@ -3,7 +3,7 @@ import socket
 
 import pytest
 
-from har_core.download import check_url, download
+from har_core.download import check_url, download, follow_redirects
 from har_core.errors import HarError
 from har_core.video import probe, write_h264
 from httpserver import LocalServer
@@ -75,3 +75,33 @@ def test_host_allow_list_and_private_addresses():
     for url in ("http://127.0.0.1/x.mp4", "http://localhost:8501/x", "http://10.0.0.1/x", "http://[::1]/x"):
         with pytest.raises(HarError, match="private or local"):
             check_url(url, allow_private=False)
+
+
+def test_every_redirect_hop_is_checked_like_the_link(tmp_path):
+    folder = tmp_path / "www"
+    folder.mkdir()
+    write_h264(folder / "clip.mp4", frames_for("Right", n=30), fps=25)
+    hops = {"/same-site": "http://localhost:{port}/clip.mp4", "/elsewhere": "{url}/clip.mp4",
+            "/loop": "http://localhost:{port}/loop"}
+    with LocalServer(folder, redirects=hops) as server:
+        port = server.url.rsplit(":", 1)[1]
+        site = (f"http://localhost:{port}", ("localhost",))
+        assert probe(download(f"{site[0]}/same-site", tmp_path / "a", allowed_hosts=site[1])).frames == 30
+        with pytest.raises(HarError, match="links from 127.0.0.1 are not allowed here"):  # to a host not allowed
+            download(f"{site[0]}/elsewhere", tmp_path / "b", allowed_hosts=site[1])
+        with pytest.raises(HarError, match="redirects more than 5 times"):
+            download(f"{site[0]}/loop", tmp_path / "c", allowed_hosts=site[1])
+    assert not (tmp_path / "b").exists() or list((tmp_path / "b").iterdir()) == []
+
+
+def test_a_redirect_to_a_private_address_is_refused_before_it_is_requested():
+    requested = []
+
+    def hop(url):  # a public address whose link answers "302 -> the cloud metadata address"
+        requested.append(url)
+        return 302, "http://169.254.169.254/latest/meta-data/"
+
+    public = "http://93.184.216.34/video.mp4"  # an IP literal: checked without DNS (none here)
+    with pytest.raises(HarError, match="private or local addresses are not allowed: 169.254.169.254"):
+        follow_redirects(public, allow_private=False, hop=hop)
+    assert requested == [public]

@@ -257,3 +257,18 @@ def test_settings_from_the_environment(clean_env: pytest.MonkeyPatch, tmp_path: 
     assert s.max_upload_mb == 50 and s.max_video_seconds == 600
     assert s.allowed_url_hosts == ("example.org", "vimeo.com")
     assert "turn.example" in s.ice_servers_json
+
+
+def test_hosted_pages_give_visitors_the_viewer_toolbar(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No "Deploy" button or developer menu for the visitors of a hosted demo."""
+    from streamlit import config
+    from streamlit.testing.v1 import AppTest
+
+    clean_env.setenv("HAR_WEIGHTS_DIR", str(tmp_path))
+    try:
+        for hosted, mode in (("1", "viewer"), ("0", "auto")):
+            clean_env.setenv("HAR_HOSTED", hosted)
+            assert not AppTest.from_file(str(Path(PREDICT).parents[1] / "app.py"), default_timeout=60).run().exception
+            assert config.get_option("client.toolbarMode") == mode
+    finally:
+        config.set_option("client.toolbarMode", "auto")

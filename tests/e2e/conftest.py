@@ -94,13 +94,15 @@ def e2e_weights(tmp_path_factory: pytest.TempPathFactory, synth_bundle: Path) ->
 
 
 def page_scripts() -> list[Path]:
-    """Every page of the app: app.py, then pages/*.py in Streamlit's order (by the number prefix)."""
-    return [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    """Every page of the app in its menu order (app.py's st.navigation over ui.PAGES), Home first."""
+    from har_core.ui import PAGES
+
+    return [ROOT / path for path, *_ in PAGES]
 
 
 def page_path(script: Path) -> str:
-    """The URL path Streamlit gives a page: '' for app.py, 'Dataset' for pages/1_Dataset.py."""
-    if script.name == "app.py":
+    """The URL path Streamlit gives a page: '' for Home (the default), 'Dataset' for pages/1_Dataset.py."""
+    if script.stem.endswith("Home"):
         return ""
     stem = script.stem
     head, _, rest = stem.partition("_")
@@ -188,6 +190,13 @@ def screenshot(page: object, name: str) -> Path:
     return path
 
 
+def choose_upload(page: object) -> None:
+    """Predict opens on the example clips: pick "Upload" as the video's source."""
+    page.locator('[data-testid="stRadio"]').get_by_text("Upload", exact=True).click()
+    page.locator('[data-testid="stFileUploader"]').wait_for(timeout=30000)
+    wait_idle(page)
+
+
 def ready_to_predict(browser: object, url: str, model: str, video: Path, timeout_ms: int = 60000) -> object:
     """A Predict page with bundle `model` chosen and `video` uploaded, ready to recognise."""
     page = open_page(browser, url + "/Predict")
@@ -195,6 +204,7 @@ def ready_to_predict(browser: object, url: str, model: str, video: Path, timeout
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Model").first.click()
     page.get_by_role("option", name=re.compile(f"^{re.escape(model)} ")).click()
     wait_idle(page)
+    choose_upload(page)
     page.locator('input[type="file"]').set_input_files(str(video))
     page.get_by_role("button", name=re.compile("Recognise the action")).wait_for(timeout=timeout_ms)
     wait_idle(page)

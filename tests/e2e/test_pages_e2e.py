@@ -19,14 +19,29 @@ def test_page_renders(browser: object, app_server: AppServer, script: Path) -> N
         page.wait_for_selector("h1", timeout=60000)
         assert_no_exception(page)
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-        for other in SCRIPTS[1:]:  # every page is reachable from the sidebar
+        for other in SCRIPTS[1:]:  # every page is reachable from the sidebar, Home by its name
             assert page_path(other) in nav, nav
-        if script.name == "app.py":
+        assert "Home" in nav and "app" not in nav.split(), nav
+        if script.stem.endswith("Home"):
             assert "HAR Studio" in page.locator("h1").first.inner_text()
-            page.get_by_text("synthetic", exact=False).first.wait_for(timeout=30000)  # models from weights/
+            page.get_by_text("Details: synthetic").first.wait_for(timeout=30000)  # models from weights/
         if script.stem.endswith("Dataset"):  # real data or the empty state, either way a picture or a button
             page.wait_for_selector('[data-testid="stImage"] img, [data-testid="stButton"]', timeout=60000)
         screenshot(page, f"page-{script.stem}")
         assert_no_exception(page)
+    finally:
+        page.context.close()
+
+
+def test_an_example_clip_is_recognised_in_one_click_from_home(browser: object, app_server: AppServer) -> None:
+    import re
+
+    page = open_page(browser, app_server.url)
+    try:
+        page.get_by_role("button", name=re.compile("Recognise")).first.click()
+        page.get_by_text("Predicted action").wait_for(timeout=180000)
+        assert "/Predict" in page.url
+        assert_no_exception(page)
+        screenshot(page, "home-example-recognised")
     finally:
         page.context.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AppServer, assert_no_exception, open_page, screenshot, wait_idle
+from conftest import AppServer, assert_no_exception, choose_upload, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -18,6 +18,7 @@ def test_upload_real_clip_shows_annotated_video_and_label(browser: object, app_s
     page = open_page(browser, f"{app_server.url}/Predict")
     try:
         assert_no_exception(page)
+        choose_upload(page)
         page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
         button = page.get_by_role("button", name="Recognise the action")
         button.wait_for(timeout=60000)
