@@ -300,7 +300,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("evaluate", "score a model on the classes it knows")
     sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
     sp.add_argument("--model", default=None)
-    sp.add_argument("--groups", nargs="+", default=None, help="only these groups, e.g. g24 g25")
+    sp.add_argument("--groups", nargs="+", default=None, help="only these groups, e.g. g01 g11")
     sp.add_argument("--cache", default=None)
     sp = add("classify", "one label for a whole video")
     sp.add_argument("video")

@@ -268,9 +268,12 @@ class StreamClassifier:
 
     `push` (called from a video callback) only keeps every step-th frame by timestamp and returns at
     once; the worker thread predicts on the latest window and publishes a StreamState. Thread-safe.
+    A worker that has had no frame for `idle_stop_s` ends by itself and lets go of its frames: a browser tab
+    closed mid-stream never says so, and its thread would otherwise live until the server restarts.
     """
 
-    def __init__(self, bundle: ModelBundle, rate_hz: float = 4.0, top_k: int = 3, smooth: int = 3):
+    def __init__(self, bundle: ModelBundle, rate_hz: float = 4.0, top_k: int = 3, smooth: int = 3,
+                 idle_stop_s: float = 30.0):
         self.bundle, self.rate_hz, self.top_k = bundle, rate_hz, top_k
         self.interval = bundle.window_seconds / bundle.sequence_length
         # (number, frame) of the kept frames; features by frame number, for per-frame encoders
@@ -284,11 +287,14 @@ class StreamClassifier:
         self._state = StreamState()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.idle_stop_s = idle_stop_s
+        self._last_push = time.monotonic()
 
     def push(self, bgr: np.ndarray, timestamp: float) -> bool:
         """Offer a frame taken at `timestamp` seconds; returns True when it was kept for the window."""
         with self._lock:
             self._state.frames_in += 1
+            self._last_push = time.monotonic()
             if self._next_keep is not None and timestamp < self._next_keep - 1e-6:
                 return False
             self._next_keep = timestamp + self.interval if self._next_keep is None else max(
@@ -337,6 +343,12 @@ class StreamClassifier:
         while not self._stop.wait(1.0 / self.rate_hz):
             with self._lock:
                 fresh = self._version != self._scored and self._frames
+                idle = time.monotonic() - self._last_push > self.idle_stop_s
+            if idle:
+                with self._lock:
+                    self._frames.clear()
+                    self._features = {}
+                return
             if fresh:
                 try:
                     self.predict_now()
@@ -354,6 +366,11 @@ class StreamClassifier:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread still runs (it ends on `stop` or after `idle_stop_s` without frames)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def __enter__(self) -> "StreamClassifier":
         return self.start()

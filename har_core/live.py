@@ -100,6 +100,8 @@ class LiveAnnotator:
             clf = self._classifier
             self._times.append(now)
             self._last_frame = now
+            if clf is not None and self._running and not clf.alive:  # frames again after an idle stop
+                clf = self._classifier = StreamClassifier(clf.bundle).start()
         if clf is None:
             return bgr
         clf.push(bgr, now if timestamp is None else timestamp)

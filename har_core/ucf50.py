@@ -1,6 +1,6 @@
 """Getting UCF50: a streamed download with progress, RAR tool detection, and extraction into place.
 
-The official archive is a 6.6 GB RAR. It is downloaded to `<name>.part` and renamed only when complete,
+The official archive is a RAR of several GB. It is downloaded to `<name>.part` and renamed only when complete,
 so an interrupted download never looks finished. Extraction needs an external tool (unrar, 7z or
 bsdtar); it unpacks into a temporary folder beside the target and moves the class folders into place
 only when the tool succeeded, so a failed extraction leaves no half-filled data folder.

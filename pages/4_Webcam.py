@@ -44,7 +44,8 @@ video_col, stats_col = st.columns([3, 2])
 with video_col:
     ctx = webrtc_streamer(key="webcam", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice},
                           media_stream_constraints={"video": True, "audio": False},
-                          video_frame_callback=on_frame, async_processing=True)
+                          video_frame_callback=on_frame, async_processing=True,
+                          on_video_ended=annotator.stop)  # the peer hung up: the worker and its model go
 playing = bool(ctx.state.playing)
 if playing:
     with ui.user_errors():
@@ -59,7 +60,7 @@ elif annotator.running:
 def live_stats() -> None:
     s = annotator.stats()
     if not ctx.state.playing:
-        st.info("**No camera stream.** Press START above and allow camera access. If the browser denied it, "
+        st.info("**No camera stream.** Press START (left, under the video) and allow camera access. If the browser denied it, "
                 "allow the camera for this site (the icon in the address bar) and press START again; the camera "
                 "also needs HTTPS or localhost.", icon=":material/videocam:")
         if s.frames_in:

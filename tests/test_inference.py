@@ -86,7 +86,42 @@ def test_stream_keeps_frames_by_time_and_predicts_off_the_frame_path(bundle, vid
         stream.stop()
 
 
+def test_a_stream_whose_frames_stop_ends_its_worker_and_drops_its_frames(bundle, video):
+    """A closed browser tab sends no 'goodbye': the worker must notice the silence by itself."""
+    stream = StreamClassifier(bundle, rate_hz=20, idle_stop_s=0.5).start()
+    try:
+        for i, frame in enumerate(iter_frames(video)):
+            stream.push(frame, i / 25.0)
+        assert stream.alive
+        deadline = time.time() + 10
+        while stream.alive and time.time() < deadline:
+            time.sleep(0.05)
+        assert not stream.alive and stream.state().predictions >= 1
+        assert not stream._frames and not stream._features
+    finally:
+        stream.stop()
+
+
 def test_sample_clip_and_classify_share_the_sampler(bundle, video):
     clip = sample_clip(video)
     direct = predict_clips(bundle, clip.frames[None])[0]
     assert np.allclose(classify(bundle, video)[0].probs, direct, atol=1e-6)
+
+
+def test_the_live_annotator_starts_a_new_worker_when_frames_come_back(bundle, video):
+    from har_core.live import LiveAnnotator
+
+    annotator = LiveAnnotator()
+    annotator.use(bundle)
+    first = annotator._classifier
+    first.idle_stop_s = 0.3
+    frames = list(iter_frames(video))
+    annotator.process(frames[0], 0.0)
+    deadline = time.time() + 10
+    while first.alive and time.time() < deadline:
+        time.sleep(0.05)
+    assert not first.alive and annotator.running
+    annotator.process(frames[1], 1.0)
+    assert annotator._classifier is not first and annotator._classifier.alive
+    annotator.stop()
+    assert not annotator._classifier.alive
