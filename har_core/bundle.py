@@ -32,9 +32,10 @@ _SAVING: set[str] = set()
 _SAVING_LOCK = threading.Lock()
 
 
-def sampler_meta(window_seconds: float = DEFAULT_WINDOW_SECONDS, image_size: int = IMAGE_SIZE) -> dict[str, Any]:
+def sampler_meta(window_seconds: float = DEFAULT_WINDOW_SECONDS, image_size: int = IMAGE_SIZE,
+                 sequence_length: int = SEQUENCE_LENGTH) -> dict[str, Any]:
     return {
-        "sequence_length": SEQUENCE_LENGTH,
+        "sequence_length": sequence_length,
         "image_size": image_size,
         "color_order": "RGB",
         "resize": "cv2.INTER_AREA",
@@ -204,6 +205,7 @@ class ModelBundle:
 
 def load_bundle(bundle_dir: str | os.PathLike) -> ModelBundle:
     """Load and cross-check a bundle: the model's input and output must match model.json."""
+    from . import activations  # noqa: F401  (an imported Keras 2 model may use its hard sigmoid)
     from .quiet import keras
 
     d = Path(bundle_dir)

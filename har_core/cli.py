@@ -128,6 +128,20 @@ def cmd_calibrate(a: argparse.Namespace) -> dict[str, Any]:
     return o
 
 
+def cmd_import(a: argparse.Namespace) -> dict[str, Any]:
+    from .importer import import_model
+
+    out = import_model(a.model, a.out, a.classes, bgr=not a.rgb, scale=a.scale,
+                       command="python -m har_core " + shlex.join(sys.argv[1:]))
+    from .bundle import read_meta
+
+    meta = read_meta(out)
+    s = meta["sampler"]
+    print(f"imported {Path(a.model).name} as {out}: {len(a.classes)} classes, {s['sequence_length']} frames of "
+          f"{s['image_size']} px, {meta['imported']['preprocessing']}")
+    return {"bundle": str(out), "classes": a.classes, "sampler": s, "imported": meta["imported"]}
+
+
 def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     """Accuracy on the model's classes in the data; with a 'no known activity' threshold, also how many clips of
     the other classes (activities it never learnt, your own non-activity videos) it rejects."""
@@ -297,6 +311,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--outliers", nargs="+", required=True, metavar="DIR",
                     help="folders of clips of activities the model does not know")
     sp.add_argument("--cache", default=None)
+    sp = add("import", "turn a model trained elsewhere (the tutorial's .keras or legacy .h5) into a bundle")
+    sp.add_argument("model", help="a .keras or .h5 file")
+    sp.add_argument("--out", required=True, help="bundle folder to write (must not exist)")
+    sp.add_argument("--classes", nargs="+", required=True, help="the model's classes, in output order")
+    sp.add_argument("--rgb", action="store_true", help="the model was trained on RGB frames (the tutorial: BGR)")
+    sp.add_argument("--scale", type=float, default=1 / 255, help="the model's input scale (the tutorial: 1/255)")
     sp = add("evaluate", "score a model on the classes it knows")
     sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
     sp.add_argument("--model", default=None)
@@ -319,7 +339,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "crossval": cmd_crossval,
-            "calibrate": cmd_calibrate, "evaluate": cmd_evaluate,
+            "calibrate": cmd_calibrate, "import": cmd_import, "evaluate": cmd_evaluate,
             "classify": cmd_classify, "annotate": cmd_annotate, "download": cmd_download}
 
 

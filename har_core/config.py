@@ -54,6 +54,7 @@ class Settings:
     allow_training: bool
     max_upload_mb: float
     max_video_seconds: float
+    max_import_mb: float
     allowed_url_hosts: tuple[str, ...]
     ice_servers_json: str
 
@@ -70,6 +71,7 @@ class Settings:
             allow_training=_env_bool("HAR_ALLOW_TRAINING", not hosted),
             max_upload_mb=_env_float("HAR_MAX_UPLOAD_MB", 200.0),
             max_video_seconds=_env_float("HAR_MAX_VIDEO_SECONDS", 600.0),
+            max_import_mb=_env_float("HAR_MAX_IMPORT_MB", 200.0),
             allowed_url_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()),
             ice_servers_json=os.environ.get("HAR_ICE_SERVERS", ""),
         )

@@ -10,7 +10,7 @@ import collections
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -258,9 +258,7 @@ class StreamState:
     frames_in: int = 0
     predictions: int = 0
     latency_ms: float = 0.0
-    buffered: int = 0
     error: str | None = None
-    updated: float = field(default_factory=time.monotonic)
 
 
 class StreamClassifier:
@@ -331,13 +329,13 @@ class StreamClassifier:
                                  self.bundle.threshold)
             s = self._state
             s.prediction, s.predictions, s.latency_ms = pred, s.predictions + 1, latency
-            s.buffered, s.updated, self._scored = len(frames), time.monotonic(), version
+            self._scored = version
         return pred
 
     def state(self) -> StreamState:
         with self._lock:
             s = self._state
-            return StreamState(s.prediction, s.frames_in, s.predictions, s.latency_ms, s.buffered, s.error, s.updated)
+            return replace(s)
 
     def _run(self) -> None:
         while not self._stop.wait(1.0 / self.rate_hz):

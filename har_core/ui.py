@@ -203,6 +203,15 @@ def headline_metric(meta: dict[str, Any]) -> str | None:
     return format_metric(*found) if found else None
 
 
+def headline_short(meta: dict[str, Any]) -> str | None:
+    """The same metric in a few characters for a table cell, e.g. '72.6% test' or '95.0% ± 1.8 k-fold'."""
+    found = _headline(meta)
+    if found is None:
+        return None
+    name, entry = found
+    return f"{percent(accuracy_of(entry), entry.get('std'))} {'k-fold' if name == 'crossval' else name}"
+
+
 def _crossval(meta: dict[str, Any]) -> dict[str, Any] | None:
     """A bundle's k-fold entry, where one with a measured mean was recorded."""
     entry = (meta.get("metrics") or {}).get("crossval")

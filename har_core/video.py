@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -277,15 +277,6 @@ class H264Writer:
             self.close()
         else:
             self.abort()
-
-
-def write_h264(path: str | os.PathLike, frames: Sequence[np.ndarray], fps: float) -> Path:
-    """Encode a list of BGR frames to H.264 MP4 (used by tests and the dataset browser)."""
-    h, w = frames[0].shape[:2]
-    with H264Writer(path, fps, w, h) as writer:
-        for f in frames:
-            writer.write(f)
-    return Path(path)
 
 
 def video_codec(path: str | os.PathLike) -> str:

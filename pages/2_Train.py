@@ -290,13 +290,15 @@ def comparison() -> None:
             "classes": len(meta.get("classes", [])),
             "input": "{sequence_length} frames × {image_size} px".format(**meta["sampler"]),
             "augmentation": recorded(meta) or "none",
-            "accuracy (protocol)": ui.headline_metric(meta) or "not measured",
+            "accuracy": ui.headline_short(meta) or "not measured",
             "parameters": meta.get("parameters"),
             "training time (s)": training.get("seconds"),
             "epochs (best)": f"{training.get('epochs_run', '?')} ({training.get('best_epoch', '?')})",
             f"clips/s (batch {SPEED_BATCH})": round(speed["clips_per_s"], 1) if speed else None,
         })
     st.dataframe(rows, hide_index=True)
+    st.caption("  \n".join(f"**{b.name}**: {ui.headline_metric(b.meta or {})}" for b in usable
+                           if ui.headline_metric(b.meta or {})))  # each accuracy's protocol, readable whole
     chosen = st.multiselect("Models to time", [b.name for b in usable], default=[b.name for b in usable][:4],
                             key="speed_models")
     if st.button("Measure inference speed", disabled=not chosen, key="speed_measure"):

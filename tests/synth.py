@@ -58,3 +58,14 @@ def make_dataset(root: Path, per_class_groups: int = 4, clips_per_group: int = 2
             for c in range(1, clips_per_group + 1):
                 make_video(d / f"v_{label}_g{g:02d}_c{c:02d}.avi", label, n=n, seed=g * 100 + c)
     return root
+
+
+def write_h264(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    """BGR frames as a browser-playable H.264 MP4 (the app's own writer)."""
+    from har_core.video import H264Writer
+
+    h, w = frames[0].shape[:2]
+    with H264Writer(path, fps, w, h) as writer:
+        for f in frames:
+            writer.write(f)
+    return Path(path)

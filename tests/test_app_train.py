@@ -84,7 +84,9 @@ def test_train_a_model_end_to_end(env: Path) -> None:
     assert meta["training"]["augment"]["name"] == "flip"
     table = at.dataframe[-1].value
     assert list(table["model"]) == ["tiny"] and table["architecture"][0] == "LRCN"
-    assert "test accuracy" in table["accuracy (protocol)"][0]
+    test = meta["metrics"]["test"]
+    assert table["accuracy"][0] == f"{test['accuracy'] * 100:.1f}% test"
+    assert f"**tiny**: {test['accuracy'] * 100:.1f}% test accuracy on {test['n']} clips" in " ".join(texts(at, "caption"))
     # the same name again is refused, not overwritten
     at.text_input(key="train_name").set_value("tiny")
     at.button(key="train_start").click().run()

@@ -5,9 +5,9 @@ import pytest
 
 from har_core.download import check_url, download, follow_redirects
 from har_core.errors import HarError
-from har_core.video import probe, write_h264
+from har_core.video import probe
 from httpserver import LocalServer
-from synth import frames_for
+from synth import frames_for, write_h264
 
 
 @pytest.fixture(scope="module")

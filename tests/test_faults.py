@@ -110,8 +110,9 @@ def test_killing_the_server_mid_save_keeps_the_old_bundle(tmp_path: Path, synth_
     """)
     proc.wait(timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stdout.read()
-    assert not (weights / "m").exists() or die_after == 2  # after the first rename the name is empty...
-    listed = list_bundles(weights)  # ...until the next process recovers it
+    # killed after the first rename, the name is empty (the old bundle is aside); after the second, it is the new
+    assert (weights / "m").exists() == (die_after == 2)
+    listed = list_bundles(weights)  # the next process recovers an empty name
     assert [(b.name, b.error) for b in listed] == [("m", None)]
     meta = read_meta(weights / "m")
     if die_after == 1:

@@ -21,8 +21,7 @@ from har_core.download import check_url
 from har_core.errors import HarError
 from har_core.registry import ModelRegistry
 from har_core.uploads import PREFIX, SessionFolder, sweep_stale
-from har_core.video import write_h264
-from synth import frames_for
+from synth import frames_for, write_h264
 
 PREDICT = str(Path(__file__).resolve().parents[1] / "pages" / "3_Predict.py")
 YOUTUBE = ("youtube.com", "youtu.be", "m.youtube.com", "www.youtube.com")

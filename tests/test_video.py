@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from har_core.errors import HarError
-from har_core.video import (H264Writer, iter_frames, probe, sample_clip, to_model_frame, video_codec,
-                            write_h264)
-from synth import frames_for, make_video
+from har_core.video import (H264Writer, iter_frames, probe, sample_clip, to_model_frame, video_codec)
+from synth import frames_for, make_video, write_h264
 
 
 def _lie_about_frame_count(path: Path, claimed: int) -> None:
