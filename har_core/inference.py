@@ -343,6 +343,7 @@ class StreamClassifier:
                 fresh = self._version != self._scored and self._frames
                 idle = time.monotonic() - self._last_push > self.idle_stop_s
             if idle:
+                self._stop.set()
                 with self._lock:
                     self._frames.clear()
                     self._features = {}
@@ -361,9 +362,13 @@ class StreamClassifier:
         return self
 
     def stop(self) -> None:
+        """End the worker and let go of the frames and features (the counters stay for the page to show)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        with self._lock:
+            self._frames.clear()
+            self._features = {}
 
     @property
     def alive(self) -> bool:

@@ -6,7 +6,6 @@ which name, size and training defaults is in `architectures`.
 """
 from __future__ import annotations
 
-
 from .quiet import keras
 from .architectures import architecture
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH

@@ -8,8 +8,8 @@ file name without the number). Each page script starts with `ui.page_setup(title
 because of user input in `with ui.user_errors():` so a HarError becomes one st.error line and the rest of
 the page keeps working. Nothing here imports TensorFlow/Keras until a model is actually loaded.
 
-Stable API: page_setup, registry, load_model, model_picker, model_label, metric_rows, format_metric, percent,
-device_label, session_folder, user_errors, PAGES.
+Stable API: page_setup, registry, load_model, session_models, model_picker, model_label, metric_rows,
+format_metric, percent, device_label, session_folder, user_errors, PAGES.
 """
 from __future__ import annotations
 
@@ -85,11 +85,23 @@ def registry() -> ModelRegistry:
     return _registry(str(settings().weights_dir))
 
 
+def session_models() -> dict[str, Path]:
+    """Models imported in this browser session only (a hosted server keeps visitors' imports out of weights/):
+    name -> bundle folder inside the session's scratch folder."""
+    return st.session_state.setdefault("_har_session_models", {})
+
+
 def load_model(name: str) -> ModelBundle:
     """Load (or reuse) bundle `name`, with a spinner the first time; raises HarError for a bad bundle."""
-    reg = registry()
     with st.spinner(f"Loading model {name} (TensorFlow starts the first time, a few seconds)…"):
-        return reg.load(name)
+        if name in session_models():
+            from .bundle import load_bundle
+
+            loaded = st.session_state.setdefault("_har_session_bundles", {})
+            if name not in loaded:
+                loaded[name] = load_bundle(session_models()[name])
+            return loaded[name]
+        return registry().load(name)
 
 
 def format_metric(name: str, entry: dict[str, Any]) -> str:
@@ -222,13 +234,16 @@ def model_label(listing: BundleListing) -> str:
     """'lrcn — LRCN, 4 classes' for select boxes."""
     meta = listing.meta or {}
     arch = str(meta.get("architecture", "?")).upper()
-    return f"{listing.name} — {arch}, {len(meta.get('classes', []))} classes"
+    where = " (this session only)" if listing.name in session_models() else ""
+    return f"{listing.name} — {arch}, {len(meta.get('classes', []))} classes{where}"
 
 
 def model_picker(key: str = "model", label: str = "Model") -> str | None:
     """A model select box plus its classes and measured accuracy; returns the chosen bundle's name (load it
     with `load_model` when needed), or None after an empty state saying how to get a model."""
-    listings = registry().listings()
+    from .bundle import read_meta
+
+    listings = registry().listings() + [BundleListing(n, p, read_meta(p), None) for n, p in session_models().items()]
     usable = [b for b in listings if b.error is None]
     broken = [b for b in listings if b.error is not None]
     for b in broken:
@@ -241,7 +256,8 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
     best = max(range(len(usable)), key=lambda i: preference(usable[i].meta or {}))
-    name = st.selectbox(label, names, index=best, key=key, format_func=lambda n: model_label(by_name[n]),
+    chosen_before = st.session_state.get(key) in names  # e.g. a model just imported: keep it, no default
+    name = st.selectbox(label, names, index=None if chosen_before else best, key=key, format_func=lambda n: model_label(by_name[n]),
                         help="Chosen first: of the models measured at 90% or better (k-fold over groups, else "
                              "test accuracy), the one that knows the most activities.")
     meta = by_name[name].meta or {}

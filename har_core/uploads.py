@@ -36,11 +36,13 @@ class SessionFolder:
         """A fresh file name in this session's folder (never derived from user input)."""
         return self.path / f"{kind}-{next(self._count)}{ext}"
 
-    def save_upload(self, data: BinaryIO | bytes, original_name: str, max_bytes: int | None = None) -> Path:
-        """Store an uploaded video; only its extension is taken from the user's file name."""
+    def save_upload(self, data: BinaryIO | bytes, original_name: str, max_bytes: int | None = None,
+                    allowed: tuple[str, ...] = VIDEO_EXTENSIONS, what: str = "video") -> Path:
+        """Store an uploaded file (a video unless `allowed` says otherwise); only its extension is taken from
+        the user's file name."""
         ext = Path(original_name or "").suffix.lower()
-        if ext not in VIDEO_EXTENSIONS:
-            raise HarError(f"not a supported video type ({ext or 'no extension'}); use {', '.join(VIDEO_EXTENSIONS)}")
+        if ext not in allowed:
+            raise HarError(f"not a supported {what} type ({ext or 'no extension'}); use {', '.join(allowed)}")
         raw = data if isinstance(data, bytes) else data.read()
         if not raw:
             raise HarError("the uploaded file is empty")

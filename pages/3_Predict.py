@@ -21,7 +21,69 @@ st.title(":material/movie: Predict")
 st.caption("Classify a whole video: the model scores sliding windows sampled like its training clips, the label "
            "is drawn on every frame, and the charts show how sure it is and how that changes over time.")
 
+MODEL_FILES = (".keras", ".h5", ".hdf5")
+
+
+def add_model() -> None:
+    """Import a model trained elsewhere (the paper's tutorial code), preview it on an example clip, keep it."""
+    from har_core.bundle import check_name
+    from har_core.examples import examples as example_clips
+    from har_core.importer import import_model
+    from har_core.inference import classify
+
+    with st.expander("Add a model trained elsewhere (.keras, or a tf.keras .h5 such as the paper's tutorial "
+                     "writes)", icon=":material/upload_file:"):
+        up = st.file_uploader("Model file", key="import_file", max_upload_size=max(1, int(cfg.max_import_mb)),
+                              help=f".keras or .h5, up to {cfg.max_import_mb:g} MB. Only standard Keras layers are "
+                                   "read; nothing in the file is run.")
+        classes_text = st.text_area("Its classes, in the order of its outputs (one per line)", key="import_classes",
+                                    height=110)
+        c1, c2 = st.columns(2)
+        name = c1.text_input("Name", key="import_name", placeholder="my_lrcn")
+        rgb = c2.checkbox("Trained on RGB frames", key="import_rgb",
+                          help="The tutorial reads frames with OpenCV, which gives BGR: leave this off for its models.")
+        if st.button("Import and try it", icon=":material/science:", disabled=up is None, key="import_go"):
+            st.session_state.pop("import_preview", None)
+            with ui.user_errors():
+                name = check_name(name.strip())
+                if name in ui.session_models() or (not cfg.hosted and ui.registry().path_for(name).exists()):
+                    raise HarError(f"a model named {name!r} already exists; choose another name")
+                classes = [c.strip() for c in classes_text.splitlines() if c.strip()]
+                source = ui.session_folder().save_upload(up.getvalue(), up.name, int(cfg.max_import_mb * MB),
+                                                          allowed=MODEL_FILES, what="model file")
+                staged = ui.session_folder().new_path("imported", "")
+                with st.spinner("Reading the model…"):
+                    import_model(source, staged, classes, bgr=not rgb)
+                    from har_core.bundle import load_bundle
+
+                    clip = next(iter(example_clips()), None)
+                    pred = classify(load_bundle(staged), clip.path)[0] if clip else None
+                st.session_state.import_preview = {"name": name, "staged": str(staged), "source": str(source),
+                                                   "classes": classes, "rgb": rgb, "clip": clip.title if clip else None,
+                                                   "pred": (pred.label, pred.confidence) if pred else None}
+        preview = st.session_state.get("import_preview")
+        if not preview:
+            return
+        if preview["pred"]:
+            st.success(f"Imported. On the example clip *{preview['clip']}* it says **{preview['pred'][0]}** "
+                       f"({preview['pred'][1]:.0%}).", icon=":material/check_circle:")
+        where = "for this browser session only" if cfg.hosted else f"in `{cfg.weights_dir}`"
+        if st.button(f"Keep {preview['name']} ({where})", type="primary", key="import_keep"):
+            with ui.user_errors():
+                if cfg.hosted:
+                    ui.session_models()[preview["name"]] = Path(preview["staged"])
+                else:
+                    import_model(preview["source"], ui.registry().path_for(preview["name"]), preview["classes"],
+                                 bgr=not preview["rgb"])
+                st.session_state.pop("import_preview")
+                st.session_state["_predict_model_next"] = preview["name"]
+                st.rerun()
+
+
+if "_predict_model_next" in st.session_state:  # a model just kept: chosen in the picker (set before it exists)
+    st.session_state["predict_model"] = st.session_state.pop("_predict_model_next")
 model_name = ui.model_picker(key="predict_model")
+add_model()
 if model_name is None:
     st.stop()
 

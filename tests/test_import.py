@@ -4,6 +4,7 @@ predictions equal the original model's on the tutorial's preprocessing of the sa
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -118,3 +119,35 @@ def test_a_lambda_layer_is_refused_not_run(tmp_path):
     model.save(source)
     with pytest.raises(HarError, match="layer 'Lambda', which is not a standard Keras layer"):
         import_model(source, tmp_path / "out", CLASSES)
+
+
+@pytest.mark.parametrize("hosted", ["0", "1"])
+def test_the_predict_page_imports_previews_and_keeps_a_model(hosted, tmp_path, monkeypatch):
+    """Upload, classes, name -> one prediction on an example clip -> kept in weights/ (or, hosted, in the
+    visitor's session only) and chosen in the model menu. A wrong class list is one error; nothing is kept."""
+    from streamlit.testing.v1 import AppTest
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("HAR_HOSTED", hosted)
+    source = tmp_path / "LRCN_model___Loss_0.37___Accuracy_0.918.h5"
+    tutorial_lrcn().save(source)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "3_Predict.py"),
+                           default_timeout=180).run()
+    at.file_uploader(key="import_file").set_value((source.name, source.read_bytes(), "application/x-hdf5")).run()
+    at.text_area(key="import_classes").set_value("Left\nRight")
+    at.text_input(key="import_name").set_value("tutorial_lrcn")
+    at.button(key="import_go").click().run()
+    assert [e.value for e in at.error] == ["the model has 3 outputs but 2 classes were given: give one class per "
+                                           "output, in order"]
+    at.text_area(key="import_classes").set_value("Left\nRight\nUp")
+    at.button(key="import_go").click().run()
+    assert not at.exception and not at.error
+    assert any("On the example clip" in s.value for s in at.success)
+    at.button(key="import_keep").click().run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="predict_model").value == "tutorial_lrcn"
+    assert (weights / "tutorial_lrcn" / "model.json").is_file() == (hosted == "0")
+    if hosted == "1":
+        assert "(this session only)" in " ".join(at.selectbox(key="predict_model").options)

@@ -124,4 +124,4 @@ def test_the_live_annotator_starts_a_new_worker_when_frames_come_back(bundle, vi
     annotator.process(frames[1], 1.0)
     assert annotator._classifier is not first and annotator._classifier.alive
     annotator.stop()
-    assert not annotator._classifier.alive
+    assert not annotator._classifier.alive and not annotator._classifier._frames  # its frames are let go
