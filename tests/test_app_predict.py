@@ -75,7 +75,7 @@ def test_no_model_is_a_clear_empty_state(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(tmp_path / "none"))
     at = run_page()
     assert "No trained models yet" in at.info[0].value
-    assert not at.radio and not at.file_uploader
+    assert not at.radio and [u.key for u in at.file_uploader] == ["import_file"]  # adding a model is offered
 
 
 def test_menu_starts_at_the_best_k_fold_mean(synth_bundle: Path, tmp_path: Path,
@@ -100,7 +100,7 @@ def test_upload_is_annotated_and_labelled(weights: Path, right_video: Path) -> N
     at = run_page(source="Upload")
     protocol = json.loads((weights / "synth_lrcn" / "model.json").read_text())["metrics"]["test"]["protocol"]
     assert any("test accuracy on" in c.value and protocol in c.value for c in at.caption)
-    at.file_uploader[0].set_value(("my holiday clip.avi", right_video.read_bytes(), "video/x-msvideo")).run()
+    at.file_uploader(key="predict_upload").set_value(("my holiday clip.avi", right_video.read_bytes(), "video/x-msvideo")).run()
     assert not errors(at)
     out = assert_result(recognise(at), "Right")
     assert probe(out).frames == probe(right_video).frames
@@ -181,7 +181,7 @@ def test_hosted_refuses_local_links(weights: Path, http_root: tuple[Path, str],
 def test_bad_uploads_each_give_one_error_and_the_page_recovers(weights: Path, right_video: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     at = run_page(source="Upload")
-    up = at.file_uploader[0]
+    up = at.file_uploader(key="predict_upload")
     cases = [
         (("notes.txt", b"just text", "text/plain"), "not a supported video type (.txt)"),
         (("fake.mp4", b"not a video at all" * 50, "video/mp4"), "not a readable video: fake.mp4"),
@@ -193,7 +193,7 @@ def test_bad_uploads_each_give_one_error_and_the_page_recovers(weights: Path, ri
         assert not at.exception, upload[0]
         assert len(errors(at)) == 1 and message in errors(at)[0], (upload[0], errors(at))
         assert not any(b.label == "Recognise the action" for b in at.button)
-        up = at.file_uploader[0]
+        up = at.file_uploader(key="predict_upload")
     up.set_value(("good.avi", right_video.read_bytes(), "video/x-msvideo")).run()
     assert not errors(at)
     assert_result(recognise(at), "Right")
@@ -202,7 +202,7 @@ def test_bad_uploads_each_give_one_error_and_the_page_recovers(weights: Path, ri
 def test_too_long_and_too_large(weights: Path, right_video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HAR_MAX_VIDEO_SECONDS", "1")  # the clip is 60 frames at 25 fps = 2.4 s
     at = run_page(source="Upload")
-    at.file_uploader[0].set_value(("long.avi", right_video.read_bytes(), "video/x-msvideo")).run()
+    at.file_uploader(key="predict_upload").set_value(("long.avi", right_video.read_bytes(), "video/x-msvideo")).run()
     assert not at.exception
     assert errors(at) == ["the video is 2 s long; at most 1 s is allowed"]
     assert not any(b.label == "Recognise the action" for b in at.button)
@@ -210,7 +210,7 @@ def test_too_long_and_too_large(weights: Path, right_video: Path, monkeypatch: p
     monkeypatch.setenv("HAR_MAX_VIDEO_SECONDS", "600")
     monkeypatch.setenv("HAR_MAX_UPLOAD_MB", "0.001")
     at = run_page(source="Upload")
-    at.file_uploader[0].set_value(("big.avi", right_video.read_bytes(), "video/x-msvideo")).run()
+    at.file_uploader(key="predict_upload").set_value(("big.avi", right_video.read_bytes(), "video/x-msvideo")).run()
     assert not at.exception
     assert len(errors(at)) == 1 and "larger than" in errors(at)[0]
 
@@ -223,7 +223,7 @@ def test_a_video_of_no_known_activity_says_so_beside_the_best_guess(right_video:
     shutil.copytree(PROJECT_DIR / "weights" / "imagenet_mean", tmp_path / "w" / "imagenet_mean")
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(tmp_path / "w"))
     at = run_page(source="Upload")
-    at.file_uploader[0].set_value(("square.avi", right_video.read_bytes(), "video/x-msvideo")).run()
+    at.file_uploader(key="predict_upload").set_value(("square.avi", right_video.read_bytes(), "video/x-msvideo")).run()
     at = recognise(at)
     assert not errors(at), errors(at)
     assert {m.label: m.value for m in at.metric}["Predicted action"] == "no known activity"

@@ -166,7 +166,8 @@ def test_the_app_reports_corrupt_bundles_and_predicts_with_the_others(
     picker = at.selectbox(key="predict_model")
     assert [o.split(" — ")[0] for o in picker.options] == ["good", "truncated_model", "wrong_classes"]
     video = make_video(tmp_path / "right.avi", "Right", n=60, seed=7)
-    at.file_uploader[0].set_value(("clip.avi", video.read_bytes(), "video/x-msvideo")).run()
+    at.radio(key="predict_source").set_value("Upload").run()
+    at.file_uploader(key="predict_upload").set_value(("clip.avi", video.read_bytes(), "video/x-msvideo")).run()
     for name, expect_error in (("truncated_model", "truncated_model: model.keras cannot be loaded"), ("good", None)):
         at.selectbox(key="predict_model").set_value(name).run()
         next(b for b in at.button if b.label == "Recognise the action").click().run()

@@ -190,10 +190,15 @@ def screenshot(page: object, name: str) -> Path:
     return path
 
 
+def video_uploader(page: object) -> object:
+    """Predict's video uploader (the page also has one for model files, in the 'Add a model' panel)."""
+    return page.locator('[data-testid="stFileUploader"]').filter(has_text="Video file")
+
+
 def choose_upload(page: object) -> None:
     """Predict opens on the example clips: pick "Upload" as the video's source."""
     page.locator('[data-testid="stRadio"]').get_by_text("Upload", exact=True).click()
-    page.locator('[data-testid="stFileUploader"]').wait_for(timeout=30000)
+    video_uploader(page).wait_for(timeout=30000)
     wait_idle(page)
 
 
@@ -205,7 +210,7 @@ def ready_to_predict(browser: object, url: str, model: str, video: Path, timeout
     page.get_by_role("option", name=re.compile(f"^{re.escape(model)} ")).click()
     wait_idle(page)
     choose_upload(page)
-    page.locator('input[type="file"]').set_input_files(str(video))
+    video_uploader(page).locator('input[type="file"]').set_input_files(str(video))
     page.get_by_role("button", name=re.compile("Recognise the action")).wait_for(timeout=timeout_ms)
     wait_idle(page)
     return page

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AppServer, assert_no_exception, choose_upload, open_page, screenshot, wait_idle
+from conftest import (AppServer, assert_no_exception, choose_upload, open_page, screenshot, video_uploader,
+                      wait_idle)
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +20,7 @@ def test_upload_real_clip_shows_annotated_video_and_label(browser: object, app_s
     try:
         assert_no_exception(page)
         choose_upload(page)
-        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(clip))
+        video_uploader(page).locator('input[type="file"]').set_input_files(str(clip))
         button = page.get_by_role("button", name="Recognise the action")
         button.wait_for(timeout=60000)
         wait_idle(page)
