@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import har_core.crossval as cv
@@ -39,8 +40,14 @@ def test_every_group_is_tested_once_and_never_trained_on(synth_data: Path, monke
         assert not test_paths & (train_paths | val_paths)
         assert not set(fold.test_groups) & set(fold.val_groups)
         assert fold.n == len(test_paths)
-        assert 0.0 <= fold.accuracy <= 1.0 and fold.epochs_run <= 2
+        correct = fold.accuracy * fold.n
+        assert correct == pytest.approx(round(correct)) and fold.epochs_run <= 2  # a count of clips, not a guess
     assert sum(f.n for f in res.folds) == len(index.clips)
+    # the pooled confusion holds every clip once, and its diagonal is the folds' correct clips together
+    cm = np.asarray(res.confusion)
+    assert cm.sum() == len(index.clips)
+    assert np.trace(cm) == round(sum(f.accuracy * f.n for f in res.folds))
+    assert {c: v["support"] for c, v in res.per_class.items()} == {c: n["clips"] for c, n in index.counts().items()}
 
 
 def test_summary_is_the_mean_and_sample_std_of_the_folds() -> None:

@@ -45,7 +45,7 @@ def test_metrics_name_their_protocol_and_never_saw_their_test_groups(name: str) 
     assert held and held == set(meta["split"]["test_groups"])
     assert not held & (set(meta["split"]["train_groups"]) | set(meta["split"]["val_groups"]))
     assert all(g in test["protocol"] for g in held)
-    assert 0 < test["n"] and 0.0 <= test["accuracy"] <= 1.0
+    assert 0 < test["n"]
     assert sum(map(sum, test["confusion"])) == test["n"]
     assert test["accuracy"] == pytest.approx(sum(row[i] for i, row in enumerate(test["confusion"])) / test["n"])
     cv = meta["metrics"]["crossval"]
