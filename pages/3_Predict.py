@@ -26,7 +26,7 @@ MODEL_FILES = (".keras", ".h5", ".hdf5")
 
 def add_model() -> None:
     """Import a model trained elsewhere (the paper's tutorial code), preview it on an example clip, keep it."""
-    from har_core.bundle import check_name
+    from har_core.bundle import check_name, load_bundle
     from har_core.examples import examples as example_clips
     from har_core.importer import import_model
     from har_core.inference import classify
@@ -54,8 +54,6 @@ def add_model() -> None:
                 staged = ui.session_folder().new_path("imported", "")
                 with st.spinner("Reading the model…"):
                     import_model(source, staged, classes, bgr=not rgb)
-                    from har_core.bundle import load_bundle
-
                     clip = next(iter(example_clips()), None)
                     pred = classify(load_bundle(staged), clip.path)[0] if clip else None
                 st.session_state.import_preview = {"name": name, "staged": str(staged), "source": str(source),
