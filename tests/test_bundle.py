@@ -88,3 +88,15 @@ def test_no_silent_overwrite(saved):
     path, model = saved
     with pytest.raises(HarError, match="already exists"):
         save_bundle(model, _meta(), path, overwrite=False)
+
+
+def test_the_default_is_the_good_model_that_knows_most_activities() -> None:
+    from har_core.registry import preference
+
+    def meta(classes: int, kfold: float) -> dict:
+        return {"classes": [f"c{i}" for i in range(classes)], "metrics": {"crossval": {"mean": kfold}}}
+
+    eleven, four, twelve_bad = meta(11, 0.95), meta(4, 0.992), meta(12, 0.60)
+    ranked = sorted([four, twelve_bad, eleven], key=preference, reverse=True)
+    assert ranked == [eleven, four, twelve_bad]  # 95% on eleven before 99% on four; 60% never first
+    assert preference(meta(4, 0.97)) > preference(meta(4, 0.95))  # same activities: the more accurate
