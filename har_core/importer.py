@@ -30,6 +30,7 @@ from .errors import HarError
 
 TUTORIAL_SCALE = 1 / 255
 _BASE_ARGS = {"name", "trainable", "dtype"}
+_REFUSED = ("Lambda", "TFSMLayer")  # run code, or load a graph from a path the file names
 _WRAPPERS = ("TimeDistributed", "Bidirectional")
 
 
@@ -38,7 +39,7 @@ def _layer(config: dict[str, Any]) -> Any:
     from .quiet import keras
 
     name, conf = config.get("class_name"), dict(config.get("config") or {})
-    if name == "Lambda" or not isinstance(name, str) or not inspect.isclass(getattr(keras.layers, name, None)):
+    if name in _REFUSED or not isinstance(name, str) or not inspect.isclass(getattr(keras.layers, name, None)):
         raise HarError(f"the model uses layer {name!r}, which is not a standard Keras layer; only standard layers "
                        "are imported (code stored in a model file is never run)")
     cls = getattr(keras.layers, name)
@@ -47,7 +48,10 @@ def _layer(config: dict[str, Any]) -> Any:
     if isinstance(conf.get("dtype"), dict):  # Keras 2.13+ writes a DTypePolicy object
         conf["dtype"] = (conf["dtype"].get("config") or {}).get("name", "float32")
     accepted = set(inspect.signature(cls.__init__).parameters) | _BASE_ARGS
-    return cls(**{k: v for k, v in conf.items() if k in accepted})
+    try:
+        return cls(**{k: v for k, v in conf.items() if k in accepted})
+    except (TypeError, ValueError) as exc:
+        raise HarError(f"layer {conf.get('name', name)!r} ({name}) cannot be rebuilt in Keras 3: {exc}") from None
 
 
 def _stored_config(path: Path) -> dict[str, Any]:
