@@ -29,17 +29,11 @@ SETTLE_S = 150  # past Streamlit's server.disconnectedSessionTTL (120 s), which 
 # (and its webcam state) for a reconnect, and StreamClassifier's idle stop (30 s)
 
 
-def write_y4m(video: Path, out: Path, seconds: float = 12.0) -> Path:
-    """What Chromium's fake camera plays (it loops): YUV4MPEG2 frames of `video`, 320x240, 25 fps."""
-    sys.path.insert(0, str(ROOT))
-    from har_core.video import iter_frames  # noqa: E402  (after the path is set, for a direct run)
+def camera_frames(video: Path, seconds: float = 12.0) -> list:
+    """What Chromium's fake camera plays (it loops): the first `seconds` of `video` at 320x240."""
+    from har_core.video import iter_frames
 
-    frames = [cv2.resize(f, (320, 240)) for _, f in zip(range(int(seconds * 25)), iter_frames(video))]
-    with open(out, "wb") as fh:
-        fh.write(b"YUV4MPEG2 W320 H240 F25:1 Ip A1:1 C420jpeg\n")
-        for bgr in frames:
-            fh.write(b"FRAME\n" + cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return out
+    return [cv2.resize(f, (320, 240)) for _, f in zip(range(int(seconds * 25)), iter_frames(video))]
 
 
 def settle(browser: Any, url: str) -> None:
@@ -88,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(RESULTS))
     a = p.parse_args(argv)
     sys.path.insert(0, str(ROOT / "tests"))
-    from e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+    from e2e.conftest import CHROMIUM, CHROMIUM_ARGS, write_y4m
     from playwright.sync_api import sync_playwright
 
     scratch = Path(tempfile.mkdtemp(prefix="har-soak-"))
-    camera = write_y4m(Path(a.video), scratch / "camera.y4m")
+    camera = write_y4m(scratch / "camera.y4m", camera_frames(Path(a.video)))
     os.environ["HAR_ICE_SERVERS"] = "[]"  # loopback: no STUN server to reach
     proc, url = serve(sys.executable, ROOT, a.weights, scratch / "streamlit.log")
     out: dict[str, Any] = {"cycles": a.cycles, "video": a.video, "settle_s": SETTLE_S}

@@ -344,9 +344,7 @@ class StreamClassifier:
                 idle = time.monotonic() - self._last_push > self.idle_stop_s
             if idle:
                 self._stop.set()
-                with self._lock:
-                    self._frames.clear()
-                    self._features = {}
+                self._release()
                 return
             if fresh:
                 try:
@@ -366,6 +364,9 @@ class StreamClassifier:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._release()
+
+    def _release(self) -> None:
         with self._lock:
             self._frames.clear()
             self._features = {}

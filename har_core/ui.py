@@ -149,14 +149,19 @@ def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def open_set_figures(meta: dict[str, Any]) -> dict[str, Any]:
+    """The 'no known activity' rates a bundle records: k-fold when measured, else its test groups' ({} if none)."""
+    open_set = meta.get("open_set") or {}
+    return open_set.get("crossval") or open_set.get("test") or {}
+
+
 def comparison_rows(metas: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     """One short row per model for Home's comparison (protocols are in each model's details)."""
     rows = []
     for name, meta in zip(names, metas):
         metrics = meta.get("metrics") or {}
         cv, test = metrics.get("crossval") or {}, metrics.get("test") or {}
-        open_set = meta.get("open_set") or {}
-        measured = open_set.get("crossval") or open_set.get("test") or {}
+        measured = open_set_figures(meta)
         rows.append({
             "model": name,
             "activities": len(meta.get("classes") or []),
@@ -257,7 +262,8 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     by_name = {b.name: b for b in usable}
     best = max(range(len(usable)), key=lambda i: preference(usable[i].meta or {}))
     chosen_before = st.session_state.get(key) in names  # e.g. a model just imported: keep it, no default
-    name = st.selectbox(label, names, index=None if chosen_before else best, key=key, format_func=lambda n: model_label(by_name[n]),
+    name = st.selectbox(label, names, index=None if chosen_before else best, key=key,
+                        format_func=lambda n: model_label(by_name[n]),
                         help="Chosen first: of the models measured at 90% or better (k-fold over groups, else "
                              "test accuracy), the one that knows the most activities.")
     meta = by_name[name].meta or {}

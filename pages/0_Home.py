@@ -87,8 +87,7 @@ for listing in usable:
                        f"reads {meta['backbone']['image_size']} px frames; only the head was trained")
         elif augment:
             st.caption(f"Training augmentation: {AUGMENT_LABELS.get(augment, augment)}")
-        open_set = meta.get("open_set") or {}
-        measured = open_set.get("crossval") or open_set.get("test") or {}
+        measured = ui.open_set_figures(meta)
         if "unknown_rejected" in measured:
             st.caption(f"No known activity: {measured['known_accepted']:.1%} of {measured['n_known']} known clips "
                        f"accepted, {measured['unknown_rejected']:.1%} of {measured['n_unknown']} clips of other "

@@ -36,7 +36,8 @@ def empty_state(reason: str) -> None:
     st.markdown(
         f"UCF50 is the dataset the models learn from: 50 actions, 6,676 clips cut from YouTube videos, "
         f"grouped into 25 groups per action (clips of one group come from the same source video). "
-        f"Get it from the official page, **{ucf50.OFFICIAL_URL}** (a RAR archive of several GB; the download shows its exact size), extract it, and "
+        f"Get it from the official page, **{ucf50.OFFICIAL_URL}** (a RAR archive of several GB; the download "
+        f"shows its exact size), extract it, and "
         f"point HAR_DATA_DIR or the field above at the folder. Expected layout:")
     st.code(ucf50.LAYOUT.replace(" — ", "\n"), language=None)
     with st.container(border=True):

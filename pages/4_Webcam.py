@@ -60,9 +60,9 @@ elif annotator.running:
 def live_stats() -> None:
     s = annotator.stats()
     if not ctx.state.playing:
-        st.info("**No camera stream.** Press START (left, under the video) and allow camera access. If the browser denied it, "
-                "allow the camera for this site (the icon in the address bar) and press START again; the camera "
-                "also needs HTTPS or localhost.", icon=":material/videocam:")
+        st.info("**No camera stream.** Press START (left, under the video) and allow camera access. If the browser "
+                "denied it, allow the camera for this site (the icon in the address bar) and press START again; "
+                "the camera also needs HTTPS or localhost.", icon=":material/videocam:")
         if s.frames_in:
             st.caption(f"Last session: {s.frames_in} frames, {s.predictions} predictions.")
         return

@@ -136,6 +136,18 @@ def playwright_driver() -> Iterator[object]:
         yield pw
 
 
+def write_y4m(path: Path, frames: list, fps: int = 25) -> Path:
+    """YUV4MPEG2 (what Chromium's fake capture reads, looping): a header line, then 'FRAME\\n' + I420 planes."""
+    import cv2
+
+    h, w = frames[0].shape[:2]
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for bgr in frames:
+            fh.write(b"FRAME\n" + cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
 def launch(driver: object, extra_args: list[str] | None = None) -> object:
     """Debian Chromium with the harness's flags (plus e.g. a fake camera); never a downloaded browser."""
     return driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + (extra_args or []))

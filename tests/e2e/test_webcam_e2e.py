@@ -11,20 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import AppServer, assert_no_exception, launch, open_page, screenshot
+from conftest import AppServer, assert_no_exception, launch, open_page, screenshot, write_y4m
 from har_core.video import iter_frames
 
 pytestmark = pytest.mark.e2e
-
-
-def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
-    """YUV4MPEG2 (what Chromium's fake capture reads): a header line, then 'FRAME\\n' + I420 planes."""
-    h, w = frames[0].shape[:2]
-    with open(path, "wb") as fh:
-        fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for bgr in frames:
-            fh.write(b"FRAME\n" + cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return path
 
 
 def overlay_score(rgba: np.ndarray) -> tuple[float, int]:
