@@ -27,7 +27,7 @@ from .config import settings
 from .dataset import scan
 from .errors import HarError
 from .registry import ModelRegistry
-from .splits import split_by_groups
+from .splits import split_for
 
 if TYPE_CHECKING:  # training imports TensorFlow: only the worker thread needs it, pages render without
     from .training import TrainEvent, TrainJobResult
@@ -190,8 +190,8 @@ class TrainingJobs:
         architecture(request.arch)
         out = self.registry.path_for(request.name)
         index = scan(request.data_dir).select(request.classes)
-        split_by_groups(index.clips, request.val_groups, request.test_groups,
-                        test_fraction=request.test_fraction, seed=request.seed)
+        split_for(index.clips, request.val_groups, request.test_groups,
+                  test_fraction=request.test_fraction, seed=request.seed)
         with self._lock:
             if self._status is not None and self._status.running:
                 s = self._status

@@ -3,7 +3,7 @@ import pytest
 
 from har_core.dataset import Clip
 from har_core.errors import HarError
-from har_core.splits import kfold_by_groups, split_by_groups
+from har_core.splits import kfold_by_groups, split_by_groups, split_for
 from pathlib import Path
 
 
@@ -56,3 +56,25 @@ def test_kfold_tests_each_group_exactly_once_without_leaks():
         assert not set(f.val_groups) & set(f.test_groups)
     with pytest.raises(HarError):
         kfold_by_groups(_clips(), k=13)
+
+
+def test_too_few_groups_hold_out_clips_and_say_so():
+    clips = _clips(groups=1, per=6)  # each class from one source video
+    with pytest.raises(HarError, match="too few groups"):
+        split_by_groups(clips)
+    s = split_for(clips, seed=5)
+    assert s.fallback.startswith("too few groups") and "clip holdout" in s.protocol and "optimistic" in s.protocol
+    names = [{c.path for c in part} for part in (s.train, s.val, s.test)]
+    assert not (names[0] & names[1]) and not (names[0] & names[2]) and not (names[1] & names[2])
+    for part in (s.train, s.val, s.test):
+        assert {c.label for c in part} == {"A", "B", "C"}
+    record = s.record()
+    assert record["held_out"] == "clips" and len(record["test_clips"]) == len(s.test) == 3
+    assert split_for(_clips(), seed=5).record()["held_out"] == "groups"  # enough groups: a group split
+
+
+def test_named_groups_never_fall_back_and_tiny_classes_are_refused():
+    with pytest.raises(HarError, match="too few groups"):
+        split_for(_clips(groups=2), val_groups=["g01"], test_groups=["g02"])
+    with pytest.raises(HarError, match="B has 2 clip"):
+        split_for(_clips(groups=1, per=3)[:3] + _clips(groups=1, per=2)[2:4])
