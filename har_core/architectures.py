@@ -38,6 +38,7 @@ class Architecture:
     sizes: tuple[int, ...]  # frame sides the Train page offers; the CLI's --size accepts any in range
     c: float | None = None  # a "mean" head is a logistic regression fitted by scikit-learn: its inverse L2 strength
     segments: int = 1  # a "mean" head's ordered parts of the clip; `frames` must divide by it
+    centered: bool = False  # a "mean" head reads only how the segments differ from the clip's mean (motion)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +51,12 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
         frames=20, image_size=260, preprocessing="(x - 127.5) / 127.5 inside the model",
         backbone="efficientnet-lite2", head="mean", epochs=1, patience=1, batch_size=0, learning_rate=0.0,
         sizes=(260, 224), c=0.1, segments=4),
+    Architecture(
+        name="imagenet_motion_lite2",
+        title="ImageNet EfficientNet-Lite2 frames, change over 4 ordered segments (scene removed), linear head",
+        frames=20, image_size=260, preprocessing="(x - 127.5) / 127.5 inside the model",
+        backbone="efficientnet-lite2", head="mean", epochs=1, patience=1, batch_size=0, learning_rate=0.0,
+        sizes=(260, 224), c=0.1, segments=4, centered=True),
     Architecture(
         name="imagenet_mean_lite2", title="ImageNet EfficientNet-Lite2 frames, averaged, linear head",
         frames=20, image_size=260, preprocessing="(x - 127.5) / 127.5 inside the model",

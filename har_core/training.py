@@ -25,7 +25,7 @@ from .errors import HarError
 from .features import cached_features
 from .models import attach_backbone, build, build_sequence_head, pretrained_parts
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
-from .splits import Split, split_by_groups
+from .splits import Split, split_for
 
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 320  # frame sides --size accepts; 64 is the paper's, 260 Lite2's
 
@@ -191,7 +191,8 @@ def train(
                 "seed": seed, "optimizer": "adam", "learning_rate": rec.learning_rate, "augment": record(augment),
                 **({"class_weight": "balanced"} if rec.backbone else {}),
                 "image_size": image_size, "outlier_clips": len(outliers or []), "head": rec.head,
-                **({"c": rec.c, "segments": rec.segments} if rec.head == "mean" and rec.backbone else {})}
+                **({"c": rec.c, "segments": rec.segments, "centered": rec.centered}
+                   if rec.head == "mean" and rec.backbone else {})}
     keras.utils.set_random_seed(seed)
     loss = "sparse_categorical_crossentropy"
     start = time.perf_counter()
@@ -220,7 +221,7 @@ def train(
         y_val = np.asarray(val_data[1], dtype="int32")
         if rec.head == "mean":
             monitor = fit_linear_head(head, x, y, x_val, y_val, float(rec.c), balanced_weights(y, len(classes)),
-                                      progress, rec.segments)
+                                      progress, rec.segments, rec.centered)
         else:
             head.compile(optimizer=keras.optimizers.Adam(rec.learning_rate), loss=loss, metrics=["accuracy"])
             monitor = _fit(head, x, (x_val, y_val), epochs, math.ceil(len(x) / batch_size), patience, progress,
@@ -237,21 +238,62 @@ def segment_means(x: np.ndarray, segments: int) -> np.ndarray:
     return x.reshape(n, segments, t // segments, d).mean(axis=2).reshape(n, segments * d)
 
 
-def fit_linear_head(head: keras.Model, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-                    c: float, weights: np.ndarray, progress: ProgressHook | None, segments: int = 1) -> _Monitor:
-    """Fit a "mean" head as a multinomial logistic regression on segment-averaged features and copy it into
-    the head's Dense layer. Convex: no epochs, no early stopping, the same answer for the same clips."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import log_loss
+@dataclass(frozen=True)
+class LinearHead:
+    """A "mean" head's weights: a softmax over segment means (n, segments * D) @ kernel + bias."""
 
-    n_out = head.output_shape[-1]
+    kernel: np.ndarray
+    bias: np.ndarray
+    segments: int
+
+    def probs(self, x: np.ndarray) -> np.ndarray:
+        """What the Keras head outputs for frame features (n, T, D); numpy, for quick cross-validation."""
+        z = segment_means(x, self.segments) @ self.kernel + self.bias
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+def fit_linear(x: np.ndarray, y: np.ndarray, n_out: int, c: float, weights: np.ndarray, segments: int = 1,
+               centered: bool = False) -> LinearHead:
+    """A multinomial logistic regression on segment-averaged features. Convex: no epochs, no early stopping,
+    the same answer for the same clips.
+
+    `centered` fits on each clip's segment means minus their mean over the clip: what changes from beginning
+    to end, not what the scene looks like (gestures by people the model never saw). Centering is linear, so
+    it folds into the kernel and the head keeps the plain layers: a clip without motion scores the bias.
+    """
+    from sklearn.linear_model import LogisticRegression
+
     if len(np.unique(y)) != n_out:
         raise HarError("every class needs training clips")
-    lr = LogisticRegression(C=c, max_iter=5000).fit(segment_means(x, segments), y, sample_weight=weights)
+    feats = segment_means(x, segments)
+    if centered:
+        feats = _center(feats, segments)
+    lr = LogisticRegression(C=c, max_iter=5000).fit(feats, y, sample_weight=weights)
     kernel, bias = lr.coef_.T, lr.intercept_
     if n_out == 2:  # scikit-learn keeps one logit for two classes; softmax of (-z/2, z/2) is sigmoid(z)
         kernel, bias = np.c_[-kernel / 2, kernel / 2], np.r_[-bias / 2, bias / 2]
-    head.get_layer("probs").set_weights([kernel.astype("float32"), bias.astype("float32")])
+    if centered:  # (I - P) w, P averaging over segments, is what w does to centered features
+        kernel = _center(kernel.T, segments).T
+    return LinearHead(kernel.astype("float32"), bias.astype("float32"), segments)
+
+
+def _center(rows: np.ndarray, segments: int) -> np.ndarray:
+    """Each row (segments * D) minus the mean of its segments."""
+    n = len(rows)
+    parts = rows.reshape(n, segments, -1)
+    return (parts - parts.mean(axis=1, keepdims=True)).reshape(n, -1)
+
+
+def fit_linear_head(head: keras.Model, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                    c: float, weights: np.ndarray, progress: ProgressHook | None, segments: int = 1,
+                    centered: bool = False) -> _Monitor:
+    """Fit a "mean" head (`fit_linear`) and copy it into the head's Dense layer; one 'epoch' of logs."""
+    from sklearn.metrics import log_loss
+
+    n_out = head.output_shape[-1]
+    fitted = fit_linear(x, y, n_out, c, weights, segments, centered)
+    head.get_layer("probs").set_weights([fitted.kernel, fitted.bias])
     monitor = _Monitor(1, 1, 1, progress, None)
     logs = {}
     for prefix, xs, ys in (("", x, y), ("val_", x_val, y_val)):
@@ -407,7 +449,7 @@ def train_and_save(
     image_size = image_size or rec.image_size
     index = scan(data_dir).select(classes)
     classes = index.classes
-    split: Split = split_by_groups(index.clips, val_groups, test_groups, test_fraction=test_fraction, seed=seed)
+    split: Split = split_for(index.clips, val_groups, test_groups, test_fraction=test_fraction, seed=seed)
     emit(TrainEvent("stage", message=f"extracting {len(index.clips)} clips"))
     ex, train_ex = training_caches(index.clips, augment, cache_dir, progress=lambda d, t: emit(
         TrainEvent("stage", batch=d, batches=t, message="extracting clips")), image_size=image_size)
@@ -422,8 +464,10 @@ def train_and_save(
     val_eval = score_probs(val_probs, val_xy[1], classes)
     test_probs = predict_paths(result.model, test_xy[0]) if test_xy[0] else None
     test_eval = score_probs(test_probs, test_xy[1], classes) if test_probs is not None else None
-    metrics = {"validation": {"accuracy": val_eval.accuracy, "n": val_eval.n, "protocol": "validation groups "
-                              + ",".join(split.val_groups), "held_out_groups": list(split.val_groups)}}
+    val_protocol = (f"{len(split.val)} validation clips ({split.fallback})" if split.fallback
+                    else "validation groups " + ",".join(split.val_groups))
+    metrics = {"validation": {"accuracy": val_eval.accuracy, "n": val_eval.n, "protocol": val_protocol,
+                              "held_out_groups": list(split.val_groups)}}
     if test_eval is not None:
         metrics["test"] = {"accuracy": test_eval.accuracy, "n": test_eval.n, "per_class": test_eval.per_class,
                            "confusion": test_eval.confusion, "protocol": split.protocol,
@@ -438,8 +482,7 @@ def train_and_save(
             "stopped_early": result.stopped_early, "cancelled": result.cancelled,
             "seconds": round(result.seconds, 1), "command": command, "history": result.history,
         },
-        "split": {"train_groups": sorted({c.group for c in split.train}), "val_groups": list(split.val_groups),
-                  "test_groups": list(split.test_groups)},
+        "split": split.record(),
         "metrics": metrics,
         "data": {"roots": [str(r.resolve()) for r in as_roots(data_dir)], "clips": len(ex.clips),
                  "per_class": {c: n["clips"] for c, n in index.counts().items()},
