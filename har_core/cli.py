@@ -15,6 +15,7 @@ from .architectures import ARCHITECTURES, DEFAULT_ARCH
 from .augment import AUGMENT_LABELS, AUGMENTS
 from .config import default_model_dir, settings
 from .errors import HarError
+from .teach import KIND_TITLES
 
 
 def _err(msg: str) -> None:
@@ -78,6 +79,8 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
                          val_groups=a.val_groups, test_groups=a.test_groups,
                          command="python -m har_core " + shlex.join(sys.argv[1:]))
     metrics = job.meta["metrics"]
+    if job.meta["split"]["held_out"] == "clips":
+        print(f"held out clips, not groups: {job.meta['split']['reason']}")
     for name, m in metrics.items():
         print(f"{name} accuracy {m['accuracy']:.3f} on {m['n']} clips ({m['protocol']})")
     if "open_set" in job.meta:
@@ -86,6 +89,35 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
               f"{o['outlier_clips']} clips of {len(o['outlier_classes'])} classes")
     print(f"saved {job.bundle_dir}")
     return {"bundle": str(job.bundle_dir), "metrics": metrics, "epochs_run": job.meta["training"]["epochs_run"]}
+
+
+def cmd_teach(a: argparse.Namespace) -> dict[str, Any]:
+    from .dataset import scan
+    from .teach import other_examples, teach
+
+    index = scan(a.data_dir).select(a.classes)
+    others = other_examples(index.classes) if a.others is None else [
+        c for c in scan(a.others).clips if c.label not in index.classes]
+    stages: list[str] = []
+
+    def progress(share: float, message: str) -> None:
+        stage = message.split(" (")[0]
+        if not stages or stages[-1] != stage:
+            stages.append(stage)
+            _err(f"{share:4.0%} {stage}")
+
+    res = teach({label: [c.path for c in clips] for label, clips in index.by_class().items()}, a.out, kind=a.kind,
+                others=others, cache_dir=a.cache, overwrite=a.overwrite, progress=progress,
+                command="python -m har_core " + shlex.join(sys.argv[1:]))
+    m = res.meta["metrics"]["teach"]
+    print(f"accuracy {m['accuracy']:.3f} on {m['n']} examples ({m['protocol']})")
+    for e in res.examples:
+        if e["predicted"] != e["activity"]:
+            print(f"  {e['file']} ({e['activity']}) was taken for {e['predicted']} (score {e['score']:.2f})")
+    o = res.meta["open_set"]
+    print(f"'no known activity' below {o['threshold']:.3f}; 'other' learnt from {o['outlier_clips']} clips")
+    print(f"saved {res.bundle_dir} in {res.meta['training']['seconds']:.1f} s")
+    return {"bundle": str(res.bundle_dir), "metrics": res.meta["metrics"], "examples": res.examples}
 
 
 def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
@@ -300,6 +332,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="bundle folder to write")
     sp.add_argument("--val-groups", nargs="+", default=None, help="e.g. g05 g12 (default: chosen by seed)")
     sp.add_argument("--test-groups", nargs="+", default=None, help="e.g. g01 g02 (default: chosen by seed)")
+    sp = add("teach", "teach activities from a few clips each: every example scored by a model taught without "
+             "it, then a model taught from all")
+    sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help="folder(s) of <Activity>/<clip> files; "
+                    "a clip named ..._gNN_... belongs to group gNN (a person, a video), any other is its own group")
+    sp.add_argument("--out", required=True, help="bundle folder to write")
+    sp.add_argument("--kind", default="scene", choices=list(KIND_TITLES),
+                    help="; ".join(f"{k}: {v}" for k, v in KIND_TITLES.items()) + " (default scene)")
+    sp.add_argument("--classes", nargs="+", default=None)
+    sp.add_argument("--others", nargs="+", default=None, metavar="DIR", help="clips of other activities, for "
+                    "'no known activity' (default: the shipped examples of activities not taught)")
+    sp.add_argument("--overwrite", action="store_true")
+    sp.add_argument("--cache", default=None)
     sp = add_training("crossval", "k-fold over groups: train per fold, score on its held-out groups")
     sp.add_argument("-k", type=int, default=5, help="number of folds (each group is tested once)")
     sp.add_argument("--record", default=None, metavar="BUNDLE",
@@ -338,7 +382,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "crossval": cmd_crossval,
+COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "teach": cmd_teach, "crossval": cmd_crossval,
             "calibrate": cmd_calibrate, "import": cmd_import, "evaluate": cmd_evaluate,
             "classify": cmd_classify, "annotate": cmd_annotate, "download": cmd_download}
 

@@ -57,6 +57,10 @@ class Settings:
     max_import_mb: float
     allowed_url_hosts: tuple[str, ...]
     ice_servers_json: str
+    teach_max_activities: int
+    teach_max_examples: int
+    teach_max_clip_seconds: float
+    teach_max_models: int  # per visit of a hosted server (a model holds ~20 MB and its network in memory)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -74,6 +78,10 @@ class Settings:
             max_import_mb=_env_float("HAR_MAX_IMPORT_MB", 200.0),
             allowed_url_hosts=tuple(h.strip().lower() for h in hosts.split(",") if h.strip()),
             ice_servers_json=os.environ.get("HAR_ICE_SERVERS", ""),
+            teach_max_activities=int(_env_float("HAR_TEACH_MAX_ACTIVITIES", 10)),
+            teach_max_examples=int(_env_float("HAR_TEACH_MAX_EXAMPLES", 60)),
+            teach_max_clip_seconds=_env_float("HAR_TEACH_MAX_SECONDS", 30.0),
+            teach_max_models=int(_env_float("HAR_TEACH_MAX_MODELS", 3)),
         )
 
 

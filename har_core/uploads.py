@@ -1,12 +1,14 @@
 """Per-session scratch folders for uploads, downloads' copies and annotated outputs.
 
 User-given file names are never used as paths: a file is stored as `<kind>-<n><ext>` with the extension
-checked against the video types we accept. Folders are removed when the session ends (or the object is
+checked against the video types we accept (and a UCF-style `_gNN_cMM` group suffix, digits only, kept so that
+examples of one person or source video stay one group). Folders are removed when the session ends (or the object is
 garbage-collected), and `sweep_stale` removes what a crashed process left behind.
 """
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import tempfile
 import time
@@ -18,6 +20,7 @@ from .config import VIDEO_EXTENSIONS
 from .errors import HarError
 
 PREFIX = "har-session-"
+_GROUP = re.compile(r"_g(\d{1,4})_c(\d{1,4})$", re.IGNORECASE)
 
 
 def scratch_root() -> Path:
@@ -48,7 +51,8 @@ class SessionFolder:
             raise HarError("the uploaded file is empty")
         if max_bytes is not None and len(raw) > max_bytes:
             raise HarError(f"the file is larger than the {max_bytes / (1024 * 1024):.3g} MB allowed")
-        target = self.new_path("upload", ext)
+        group = _GROUP.search(Path(original_name or "").stem)
+        target = self.new_path("upload", f"_g{int(group[1]):02d}_c{int(group[2]):02d}{ext}" if group else ext)
         target.write_bytes(raw)
         return target
 
