@@ -41,6 +41,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/0_Home.py", "Home", ":material/home:", "Try a clip, compare the models."),
     ("pages/1_Dataset.py", "Dataset", ":material/video_library:", "Browse UCF50: sample frames, clips, class counts; download it."),
     ("pages/2_Train.py", "Train", ":material/model_training:", "Train a head on ImageNet frames in seconds, or ConvLSTM and LRCN with live curves; split by groups."),
+    ("pages/5_Teach.py", "Teach", ":material/school:", "Teach your own activities from a few clips each, in seconds."),
     ("pages/3_Predict.py", "Predict", ":material/movie:", "Classify an upload, a video link or a dataset clip."),
     ("pages/4_Webcam.py", "Webcam", ":material/videocam:", "Live recognition from your camera, label drawn on every frame."),
 )
@@ -261,6 +262,8 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
     best = max(range(len(usable)), key=lambda i: preference(usable[i].meta or {}))
+    if f"_{key}_next" in st.session_state and st.session_state[f"_{key}_next"] in names:
+        st.session_state[key] = st.session_state.pop(f"_{key}_next")  # chosen on another page (choose_next)
     chosen_before = st.session_state.get(key) in names  # e.g. a model just imported: keep it, no default
     name = st.selectbox(label, names, index=None if chosen_before else best, key=key,
                         format_func=lambda n: model_label(by_name[n]),
@@ -270,6 +273,33 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     measured = "  \n".join(f"Measured: {line}" for line in _measured_lines(meta)) or "No measured accuracy recorded."
     st.caption(f"Classes: {', '.join(meta.get('classes', []))}  \n{measured}")
     return name
+
+
+def choose_next(name: str, *keys: str) -> None:
+    """Make `name` the chosen model of the pickers `keys` the next time their page runs (a widget's state can
+    only be set before it is drawn)."""
+    for key in keys:
+        st.session_state[f"_{key}_next"] = name
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def thumbnail(path: str, title: str, mtime: float, width: int = 240) -> Any:
+    """A clip's first frame with its title (browse.title_frame), cached per file version."""
+    from .browse import title_frame
+
+    return title_frame(path, title, width)
+
+
+def confusion_figure(confusion: list[list[int]], classes: list[str]) -> Any:
+    """A confusion matrix heatmap, true classes down, predicted across, counts written in."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Heatmap(z=confusion, x=classes, y=classes, colorscale="Blues", text=confusion,
+                               texttemplate="%{text}",
+                               hovertemplate="true %{y}<br>predicted %{x}: %{z}<extra></extra>"))
+    fig.update_layout(xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=380,
+                      margin=dict(l=10, r=10, t=30, b=10))
+    return fig
 
 
 def _measured_lines(meta: dict[str, Any]) -> list[str]:

@@ -62,15 +62,6 @@ def show_curves(status: JobStatus) -> None:
     right.plotly_chart(acc, key="train_acc_chart")
 
 
-def confusion_figure(confusion: list[list[int]], classes: list[str]) -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=confusion, x=classes, y=classes, colorscale="Blues", text=confusion,
-                               texttemplate="%{text}",
-                               hovertemplate="true %{y}<br>predicted %{x}: %{z}<extra></extra>"))
-    fig.update_layout(xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=380,
-                      margin=dict(l=10, r=10, t=30, b=10))
-    return fig
-
-
 def show_result(status: JobStatus) -> None:
     """The end of a job: where the bundle is, accuracy on held-out groups with its protocol, confusion."""
     req = status.request
@@ -95,7 +86,7 @@ def show_result(status: JobStatus) -> None:
         st.markdown(f"**{ui.format_metric(name, entry)}**")
     test = (meta.get("metrics") or {}).get("test")
     if test and test.get("confusion"):
-        st.plotly_chart(confusion_figure(test["confusion"], meta["classes"]), key="train_confusion")
+        st.plotly_chart(ui.confusion_figure(test["confusion"], meta["classes"]), key="train_confusion")
         st.dataframe([{"class": c, **{k: round(v, 3) if isinstance(v, float) else v for k, v in m.items()}}
                       for c, m in test.get("per_class", {}).items()], hide_index=True)
     else:

@@ -74,12 +74,10 @@ def add_model() -> None:
                     import_model(preview["source"], ui.registry().path_for(preview["name"]), preview["classes"],
                                  bgr=not preview["rgb"])
                 st.session_state.pop("import_preview")
-                st.session_state["_predict_model_next"] = preview["name"]
+                ui.choose_next(preview["name"], "predict_model")
                 st.rerun()
 
 
-if "_predict_model_next" in st.session_state:  # a model just kept: chosen in the picker (set before it exists)
-    st.session_state["predict_model"] = st.session_state.pop("_predict_model_next")
 model_name = ui.model_picker(key="predict_model")
 add_model()
 if model_name is None:
