@@ -108,6 +108,70 @@ def examples_grid(activity: dict) -> None:
                     st.rerun()
 
 
+def camera_takes() -> None:
+    """One camera for the page: pick whose take, press Record, a 3-2-1 countdown runs on the video, then the
+    take is added to that activity's examples."""
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    from har_core.live import ice_servers
+    from har_core.takes import MAX_SECONDS, MIN_SECONDS, TakeRecorder
+
+    recorder: TakeRecorder = st.session_state.setdefault("teach_recorder", TakeRecorder())
+
+    def on_frame(frame):  # WebRTC thread: no st.* here
+        import av
+
+        out = recorder.process(frame.to_ndarray(format="bgr24"), float(frame.time) if frame.time is not None else None)
+        new = av.VideoFrame.from_ndarray(out, format="bgr24")
+        new.pts, new.time_base = frame.pts, frame.time_base
+        return new
+
+    try:
+        ice = ice_servers(cfg)
+    except HarError:
+        ice = []
+    with st.expander("Record takes with your camera", icon=":material/videocam:"):
+        video, controls = st.columns([3, 2])
+        with video:
+            ctx = webrtc_streamer(key="teach_camera", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice},
+                                  media_stream_constraints={"video": True, "audio": False},
+                                  video_frame_callback=on_frame, async_processing=True)
+        names = {a["id"]: st.session_state.get(f"teach_name_{a['id']}", "").strip() or f"activity {i + 1}"
+                 for i, a in enumerate(state["activities"])}
+        whose = controls.selectbox("Take of", list(names), format_func=names.get, key="teach_take_of")
+        seconds = controls.slider("Seconds", MIN_SECONDS, MAX_SECONDS, 4.0, 0.5, key="teach_take_seconds")
+        if controls.button("Record a take", icon=":material/radio_button_checked:", key="teach_record",
+                           disabled=recorder.busy):
+            with ui.user_errors():
+                if not ctx.state.playing:
+                    raise HarError("the camera is off: press START under the video and allow the camera first")
+                recorder.arm(whose, ui.session_folder().new_path("take", ".mp4"), seconds)
+
+        @st.fragment(run_every=0.5 if recorder.busy else None)
+        def collect() -> None:
+            recorder.check_started()
+            done = []
+            while not recorder.finished.empty():
+                done.append(recorder.finished.get())
+            for item in done:
+                if isinstance(item, str):
+                    state["messages"]["camera"] = [item]
+                    continue
+                activity = next((a for a in state["activities"] if a["id"] == item.tag), None)
+                if activity is not None:
+                    n = sum(1 for e in activity["examples"] if e["title"].startswith("take ")) + 1
+                    add_examples(activity, [(str(item.path), f"take {n} ({item.seconds:g} s)")])
+            if done:
+                st.rerun(scope="app")
+            if recorder.busy:
+                st.caption("Get ready: the countdown runs on the video, then the take is recorded.")
+
+        with controls:
+            collect()
+            for message in state["messages"].pop("camera", []):
+                st.error(message, icon=":material/error:")
+
+
 kind = st.radio("What tells your activities apart?", list(KIND_TITLES), format_func=KIND_TITLES.get,
                 key="teach_kind", horizontal=True,
                 help="What is in view: the head reads the whole picture (a piano, a horse, a surfboard). How the "
@@ -136,6 +200,7 @@ if len(state["activities"]) < limits.max_activities and st.button("Add an activi
     state["activities"].append({"id": state["next_id"], "examples": []})
     state["next_id"] += 1
     st.rerun()
+camera_takes()
 
 taught_here = st.session_state.setdefault("teach_models", [])
 default_name = f"taught_{datetime.now():%m%d_%H%M}"

@@ -11,6 +11,14 @@ from streamlit.testing.v1 import AppTest
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Teach.py")
 
 
+@pytest.fixture(autouse=True)
+def _no_live_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest's runtime is a mock; streamlit-webrtc treats 'no session info' as running outside a server."""
+    import streamlit_webrtc.component as component
+
+    monkeypatch.setattr(component, "get_this_session_info", lambda: None)
+
+
 @pytest.fixture
 def env(tmp_path: Path, synth_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     weights = tmp_path / "weights"
@@ -69,6 +77,15 @@ def test_uploads_and_dataset_picks_become_examples_that_can_be_removed(env: Path
     upload(at, 0, [bad])
     assert any("notes.txt" in e and "not a supported video type" in e for e in errors(at)), errors(at)
     assert examples(at, 0) == [c.name for c in clips[1:]]
+
+
+def test_recording_without_a_camera_says_what_to_do(env: Path) -> None:
+    at = page()
+    at.text_input(key="teach_name_0").set_value("Wave").run()
+    assert at.selectbox(key="teach_take_of").options == ["Wave", "activity 2"]
+    at.button(key="teach_record").click().run()
+    assert errors(at) == ["the camera is off: press START under the video and allow the camera first"]
+    assert not at.session_state["teach_recorder"].busy
 
 
 @pytest.mark.parametrize("names, message", [
