@@ -52,11 +52,24 @@ _METRIC_ORDER = ("test", "crossval", "validation")
 
 def page_setup(title: str, icon: str) -> None:
     """First call of every page: wide layout, title and icon in the browser tab; tidies stale scratch."""
+    _leave_pages_directory_mode()
     st.set_page_config(page_title=f"{title} · HAR Studio", page_icon=icon, layout="wide")
     # A visitor of a hosted demo gets no "Deploy" button or developer menu (Streamlit's viewer toolbar).
     st.set_option("client.toolbarMode", "viewer" if settings().hosted else "auto")
     _sweep_once()
     _keep_keras_state()
+
+
+def _leave_pages_directory_mode() -> None:
+    """Streamlit starts a server in its old multipage mode when a pages/ folder sits beside app.py, until app.py
+    has called st.navigation once. So a fresh server whose first visitor follows a link to /Predict ran the
+    page bare, with Streamlit's own menu (an 'app' entry, no icons) for every such visit until someone opened
+    Home. Switch that mode off and run again, through app.py, on the same page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def _keep_keras_state() -> None:
