@@ -12,6 +12,7 @@ from har_core.bundle import check_name
 from har_core.config import VIDEO_EXTENSIONS, settings
 from har_core.dataset import DatasetIndex, scan
 from har_core.errors import HarError
+from har_core.openset import KNOWN_ACCEPT
 from har_core.teach import KIND_TITLES, MIN_EXAMPLES, Limits
 
 MB = 1024 * 1024
@@ -130,7 +131,10 @@ def camera_takes() -> None:
         ice = ice_servers(cfg)
     except HarError:
         ice = []
-    with st.expander("Record takes with your camera", icon=":material/videocam:"):
+    if not st.toggle("Record takes with your camera", key="teach_camera_on",
+                     help="A camera view appears: press START, choose whose take it is, press Record."):
+        return
+    with st.container(border=True):
         video, controls = st.columns([3, 2])
         with video:
             ctx = webrtc_streamer(key="teach_camera", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice},
@@ -235,7 +239,9 @@ def teach_now() -> None:
     if cfg.hosted:
         ui.session_models()[model] = result.bundle_dir
     taught_here.append(model)
-    st.session_state["teach_result"] = {"name": model, "meta": result.meta, "examples": result.examples}
+    titles = {Path(e["path"]).name: e["title"] for a in state["activities"] for e in a["examples"]}
+    st.session_state["teach_result"] = {"name": model, "meta": result.meta, "examples": result.examples,
+                                        "titles": titles}
     ui.choose_next(model, "predict_model", "webcam_model")
 
 
@@ -251,16 +257,17 @@ if result:
                f"{meta['training']['seconds']:.1f} s.", icon=":material/check_circle:")
     st.metric("Accuracy on examples held out in turn", ui.percent(m["accuracy"]),
               help="Each example was scored by a model taught without it (or without its whole group).")
-    st.caption(f"{ui.format_metric('teach', m)}. 'No known activity' below {meta['open_set']['threshold']:.2f} "
-               f"({meta['open_set']['protocol']}).")
+    st.caption(f"{ui.format_metric('teach', m)}. 'No known activity' below a score of "
+               f"{meta['open_set']['threshold']:.2f}, where {KNOWN_ACCEPT:.0%} of these held-out examples pass.")
     left, right = st.columns(2)
     left.plotly_chart(ui.confusion_figure(m["confusion"], meta["classes"]), key="teach_confusion")
     wrong = [e for e in result["examples"] if e["predicted"] != e["activity"]]
     with right:
         if wrong:
             st.markdown("**Examples it would get wrong**: show more like these, or check they are what you meant.")
-            st.dataframe([{"example": e["file"], "activity": e["activity"], "taken for": e["predicted"],
-                           "score": e["score"]} for e in wrong], hide_index=True, width="stretch")
+            st.dataframe([{"example": result["titles"].get(e["file"], e["file"]), "activity": e["activity"],
+                           "taken for": e["predicted"], "score": e["score"]} for e in wrong],
+                         hide_index=True, width="stretch")
         else:
             st.markdown("Every example was recognised by a model taught without it.")
     go_predict, go_webcam = st.columns(2)

@@ -81,6 +81,8 @@ def test_uploads_and_dataset_picks_become_examples_that_can_be_removed(env: Path
 
 def test_recording_without_a_camera_says_what_to_do(env: Path) -> None:
     at = page()
+    assert not [s for s in at.selectbox if s.key == "teach_take_of"]  # no camera until asked for
+    at.toggle(key="teach_camera_on").set_value(True)
     at.text_input(key="teach_name_0").set_value("Wave").run()
     assert at.selectbox(key="teach_take_of").options == ["Wave", "activity 2"]
     at.button(key="teach_record").click().run()
