@@ -227,7 +227,7 @@ def teach_now() -> None:
         examples[label] = [Path(e["path"]) for e in activity["examples"]]
     model = check_name(name)
     if cfg.hosted and len(taught_here) >= cfg.teach_max_models:
-        raise HarError(f"this visit has taught {len(taught_here)} models, the most this server allows")
+        raise HarError(f"this visit has taught {len(taught_here)} model(s), the most this server allows")
     out = ui.session_folder().new_path("taught", "") if cfg.hosted else ui.registry().path_for(model)
     if model in ui.session_models() or (not cfg.hosted and out.exists()):
         raise HarError(f"a model named {model!r} already exists; choose another name")

@@ -139,3 +139,23 @@ def test_teaching_gestures_saves_a_model_chosen_on_predict_and_webcam(env: Path,
     assert {m.label: m.value for m in at.metric}["Accuracy on examples held out in turn"] == \
         f"{meta['metrics']['teach']['accuracy'] * 100:.1f}%"
     assert at.session_state["_predict_model_next"] == at.session_state["_webcam_model_next"] == "my_gestures"
+
+
+@pytest.mark.slow
+def test_hosted_models_stay_in_the_visit_and_are_limited(env: Path, synth_data: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_HOSTED", "1")
+    monkeypatch.setenv("HAR_TEACH_MAX_MODELS", "1")
+    at = page()
+    for slot, label in enumerate(("Left", "Right")):
+        upload(at, slot, sorted((synth_data / label).iterdir())[:3])
+        at.text_input(key=f"teach_name_{slot}").set_value(label)
+    at.text_input(key="teach_model_name").set_value("mine")
+    at.button(key="teach_go").click().run()
+    assert not errors(at), errors(at)
+    kept = at.session_state["_har_session_models"]["mine"]
+    assert (kept / "model.keras").is_file() and list(env.iterdir()) == []  # the visit's folder, not weights/
+    assert "kept for this browser session" in " ".join(c.value for c in at.caption)
+    at.text_input(key="teach_model_name").set_value("another")
+    at.button(key="teach_go").click().run()
+    assert errors(at) == ["this visit has taught 1 model(s), the most this server allows"]
