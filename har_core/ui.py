@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 # Importing pylibsrtp (aiortc's SRTP, behind the Webcam page) after TensorFlow crashes the process with
 # SIGSEGV here (`import keras; import pylibsrtp`); the other order is fine. Every page imports this module
@@ -46,6 +47,14 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/4_Webcam.py", "Webcam", ":material/videocam:", "Live recognition from your camera, label drawn on every frame."),
 )
 
+# Streamlit starts a server in its old multipage mode when a pages/ folder sits beside app.py, until app.py has
+# called st.navigation once: a fresh server whose first visitor followed a link to /Predict ran the page bare,
+# with Streamlit's own menu (an 'app' entry, no icons), for every such visit until someone opened Home. This
+# module is imported by every script before its first Streamlit call, so the mode is switched off here, once
+# per process, and the run that found it on is run again (page_setup).
+_STARTED_BARE = bool(PagesManager.uses_pages_directory)
+PagesManager.uses_pages_directory = False
+
 # Order in which model.json metrics are shown; unknown keys follow.
 _METRIC_ORDER = ("test", "crossval", "validation")
 
@@ -61,14 +70,10 @@ def page_setup(title: str, icon: str) -> None:
 
 
 def _leave_pages_directory_mode() -> None:
-    """Streamlit starts a server in its old multipage mode when a pages/ folder sits beside app.py, until app.py
-    has called st.navigation once. So a fresh server whose first visitor follows a link to /Predict ran the
-    page bare, with Streamlit's own menu (an 'app' entry, no icons) for every such visit until someone opened
-    Home. Switch that mode off and run again, through app.py, on the same page."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    """Run this process's first script again, through app.py, when it ran a page bare (see _STARTED_BARE)."""
+    global _STARTED_BARE
+    if _STARTED_BARE:
+        _STARTED_BARE = False
         st.rerun()
 
 
