@@ -79,13 +79,13 @@ def from_dataset(activity: dict, index: DatasetIndex) -> None:
         label = st.selectbox("Class", sorted(by_class), key=f"teach_ds_class_{activity['id']}")
         clips = by_class[label]
         chosen = st.multiselect("Clips", [c.path.name for c in clips], key=f"teach_ds_clips_{activity['id']}",
-                                placeholder="all of them" if len(clips) <= 12 else "choose clips")
-        if st.button("Add", key=f"teach_ds_add_{activity['id']}", icon=":material/add:"):
-            picked = [c for c in clips if c.path.name in chosen] or (clips if len(clips) <= 12 else [])
-            if not picked:
-                st.warning("Choose clips first: this class has many.")
-                return
-            add_examples(activity, [(str(c.path), c.path.name) for c in picked])
+                                placeholder="choose clips, or add them all")
+        left, right = st.columns(2)
+        if left.button("Add chosen", key=f"teach_ds_add_{activity['id']}", icon=":material/add:", disabled=not chosen):
+            add_examples(activity, [(str(c.path), c.path.name) for c in clips if c.path.name in chosen])
+            st.rerun()
+        if right.button(f"Add all {len(clips)}", key=f"teach_ds_all_{activity['id']}", icon=":material/folder:"):
+            add_examples(activity, [(str(c.path), c.path.name) for c in clips])
             st.rerun()
 
 

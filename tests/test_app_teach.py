@@ -66,8 +66,11 @@ def test_uploads_and_dataset_picks_become_examples_that_can_be_removed(env: Path
     assert examples(at, 0) == [c.name for c in clips]
     assert len(at.image) == 3  # a first-frame thumbnail per example
     at.selectbox(key="teach_ds_class_1").set_value("Right").run()
-    at.button(key="teach_ds_add_1").click().run()  # no clips chosen, few in the class: all of them
     right = sorted(p.name for p in (synth_data / "Right").iterdir())
+    at.multiselect(key="teach_ds_clips_1").set_value(right[:1]).run()
+    at.button(key="teach_ds_add_1").click().run()
+    assert examples(at, 1) == right[:1]
+    at.button(key="teach_ds_all_1").click().run()  # the whole class folder, each clip once
     assert examples(at, 1) == right
     first = at.session_state["teach"]["activities"][0]["examples"][0]["path"]
     at.button(key=f"teach_rm_0_{first}").click().run()
