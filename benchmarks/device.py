@@ -45,7 +45,7 @@ def bench_train_head(bundle: Any, clips: int = 120) -> dict[str, Any]:
     from har_core.training import balanced_weights, fit_linear_head
 
     split = _encoder_for(bundle)
-    length, size = bundle.sequence_length, bundle.image_size
+    length, size = bundle.sampler.frames, bundle.sampler.image_size
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 255, (clips * length, size, size, 3), dtype=np.uint8)
     split.encoder.predict_on_batch(frames[:64])  # build the graph once

@@ -44,7 +44,7 @@ def run_cli(args: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def paper_frames_per_second(bundle: Any, video: Path, frames: int = 150) -> float:
     """The paper's predict_on_video loop at the model's size: model.predict on every frame's deque."""
-    size, length = bundle.image_size, bundle.sequence_length
+    size, length = bundle.sampler.image_size, bundle.sampler.frames
     queue: collections.deque[np.ndarray] = collections.deque(maxlen=length)
     cap = cv2.VideoCapture(str(video))
     bundle.model.predict(np.zeros((1, length, size, size, 3), "uint8"), verbose=0)  # trace once

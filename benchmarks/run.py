@@ -102,7 +102,7 @@ def bench_annotation(bundle: Any, videos: list[tuple[Path, str]], out_dir: Path)
     classes = bundle.classes
     paper_model = float_model(bundle.model)
     paper_model.predict(np.zeros((1, *paper_model.input_shape[1:]), "float32"), verbose=0)  # trace once
-    window_probs(bundle, np.zeros((40, bundle.image_size, bundle.image_size, 3), "uint8"))  # trace once
+    window_probs(bundle, np.zeros((40, bundle.sampler.image_size, bundle.sampler.image_size, 3), "uint8"))  # trace once
     ours_s = paper_s = 0.0
     frames = agree = compared = paper_right = ours_right = 0
     per_video = []

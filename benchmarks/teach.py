@@ -108,12 +108,12 @@ def bench_gestures(work: Path, cache: Path) -> dict[str, Any]:
         res = teach(taught, work / f"gestures_{person}", kind="motion", cache_dir=cache, overwrite=True)
         bundle = load_bundle(res.bundle_dir)
         others = [c for c in index.clips if c.group != person]
-        ex = extract(others, cache, size=bundle.image_size)
+        ex = extract(others, cache, size=bundle.sampler.image_size)
         probs = predict_paths(bundle.model, ex.paths)
         y = np.asarray([bundle.classes.index(c.label) for c in ex.clips])
         k = len(bundle.classes)
         stills = [_still(c.path, work / f"still_{c.path.stem}.avi") for c in others if c.path.stem.endswith("c01")]
-        still_ex = extract([Clip(p, "still", p.stem) for p in stills], cache, size=bundle.image_size)
+        still_ex = extract([Clip(p, "still", p.stem) for p in stills], cache, size=bundle.sampler.image_size)
         still_scores = known_score(predict_paths(bundle.model, still_ex.paths), k)
         per_person[person] = {
             "taught_from": person, "tested_on": sorted({c.group for c in others}), "n": int(len(y)),
@@ -143,7 +143,7 @@ def bench_one_video(work: Path, cache: Path, pairs: int) -> dict[str, Any]:
         res = teach(taught, work / "one_video", kind="scene", cache_dir=cache, overwrite=True)
         bundle = load_bundle(res.bundle_dir)
         test = [c for c in index.clips if c.group == test_g]
-        ex = extract(test, cache, size=bundle.image_size)
+        ex = extract(test, cache, size=bundle.sampler.image_size)
         probs = predict_paths(bundle.model, ex.paths)
         hits = int((probs[:, :4].argmax(axis=1) == [bundle.classes.index(c.label) for c in ex.clips]).sum())
         right, total = right + hits, total + len(test)

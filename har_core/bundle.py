@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import DEFAULT_WINDOW_SECONDS, IMAGE_SIZE, SEQUENCE_LENGTH
 from .errors import HarError
+from .sampling import ClipSampler
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
@@ -30,19 +30,6 @@ _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Temp and old folder names of saves running in this process: recover_interrupted must not touch them.
 _SAVING: set[str] = set()
 _SAVING_LOCK = threading.Lock()
-
-
-def sampler_meta(window_seconds: float = DEFAULT_WINDOW_SECONDS, image_size: int = IMAGE_SIZE,
-                 sequence_length: int = SEQUENCE_LENGTH) -> dict[str, Any]:
-    return {
-        "sequence_length": sequence_length,
-        "image_size": image_size,
-        "color_order": "RGB",
-        "resize": "cv2.INTER_AREA",
-        "value_range": "uint8 0-255, rescaled inside the model",
-        "rule": "floor((i + 0.5) * n / length) over the span",
-        "window_seconds": window_seconds,
-    }
 
 
 def library_versions() -> dict[str, str]:
@@ -181,16 +168,9 @@ class ModelBundle:
         return list(self.meta["classes"])
 
     @property
-    def sequence_length(self) -> int:
-        return int(self.meta["sampler"]["sequence_length"])
-
-    @property
-    def image_size(self) -> int:
-        return int(self.meta["sampler"]["image_size"])
-
-    @property
-    def window_seconds(self) -> float:
-        return float(self.meta["sampler"].get("window_seconds", DEFAULT_WINDOW_SECONDS))
+    def sampler(self) -> ClipSampler:
+        """How this model's inputs are sampled (model.json's "sampler")."""
+        return ClipSampler.from_meta(self.meta["sampler"])
 
     @property
     def name(self) -> str:

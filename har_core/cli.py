@@ -194,7 +194,7 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
         raise HarError("no clips of the model's classes (" + ", ".join(bundle.classes) + ") in the chosen data and groups")
     out: dict[str, Any] = {}
     if known:
-        ex = extract(known, a.cache, size=bundle.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
+        ex = extract(known, a.cache, size=bundle.sampler.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
         held = sorted({c.group for c in ex.clips})
         trained_on = set(bundle.meta.get("split", {}).get("train_groups", [])) | set(
             bundle.meta.get("split", {}).get("val_groups", []))
@@ -211,7 +211,7 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
             print(f"known clips accepted (not 'no known activity'): {out['known_accepted']:.3f} "
                   f"at threshold {bundle.threshold:.3f}")
     if others:
-        ex = extract(others, a.cache, size=bundle.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
+        ex = extract(others, a.cache, size=bundle.sampler.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
         rejected = known_score(predict_paths(bundle.model, ex.paths), len(bundle.classes)) < bundle.threshold
         labels = [c.label for c in ex.clips]
         out["unknown_rejected"] = float(rejected.mean())
@@ -239,7 +239,7 @@ def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
         _err(f"warning: only {facts['frames']} of the {facts['claimed_frames']} frames the file claims could be "
              "decoded (truncated?); classified what was readable")
     if facts["short"]:
-        _err(f"short video: {facts['frames']} frames, some were repeated to make {bundle.sequence_length}")
+        _err(f"short video: {facts['frames']} frames, some were repeated to make {bundle.sampler.frames}")
     print(f"{pred.label} ({pred.confidence:.1%})" if pred.known else
           f"{pred.shown} (best guess {pred.label}, {pred.confidence:.1%}, under the threshold "
           f"{bundle.threshold:.1%})")
@@ -374,7 +374,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("video")
     sp.add_argument("--out", required=True)
     sp.add_argument("--model", default=None)
-    sp.add_argument("--smooth", type=int, default=3, help="average over this many recent windows")
+    sp.add_argument("--smooth", type=int, default=None, help="average over this many recent windows (default: the "
+                    "model's sampler, 3)")
     sp = add("download", "download a video from a link (yt-dlp)")
     sp.add_argument("url")
     sp.add_argument("--cache", default=None)

@@ -219,12 +219,12 @@ def calibrate_max_softmax(bundle_dir: str | os.PathLike, data_dir: Roots, outlie
         clips = [c for c in index.clips if c.group in groups]
         if not clips:
             raise HarError(f"no clips of {bundle.name}'s classes in groups {', '.join(groups) or 'none'}")
-        ex = extract(clips, cache_dir, size=bundle.image_size)
+        ex = extract(clips, cache_dir, size=bundle.sampler.image_size)
         return known_score(predict_paths(bundle.model, ex.paths), len(classes))
 
     split = meta.get("split") or {}
     threshold = threshold_for(scores(split.get("val_groups") or []))
-    paths, labels = outlier_clips(outlier_dirs, classes, bundle.image_size, cache_dir)
+    paths, labels = outlier_clips(outlier_dirs, classes, bundle.sampler.image_size, cache_dir)
     unknown = known_score(predict_paths(bundle.model, paths), len(classes))
     names = np.asarray(labels)
     meta["open_set"] = {

@@ -20,6 +20,7 @@ import numpy as np
 from .config import IMAGE_SIZE, SEQUENCE_LENGTH, VIDEO_EXTENSIONS, settings
 from .errors import HarError
 from .ucf_classes import origin
+from .sampling import ClipSampler
 from .video import sample_clip
 
 _NAME = re.compile(r"_g(\d+)_c(\d+)$", re.IGNORECASE)
@@ -164,7 +165,7 @@ def _extract_one(clip: Clip, folder: Path, length: int, size: int) -> tuple[Path
     if target.exists():
         with np.load(target) as z:
             return target, int(z["source_frames"]), True
-    sampled = sample_clip(clip.path, length, size)
+    sampled = sample_clip(clip.path, ClipSampler(length, size))
     fd, tmp = tempfile.mkstemp(suffix=".npz", prefix=".partial-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -27,6 +27,7 @@ import numpy as np
 from . import bundle as bundle_mod
 from .config import settings
 from .errors import HarError
+from .sampling import ClipSampler
 
 TUTORIAL_SCALE = 1 / 255
 _BASE_ARGS = {"name", "trainable", "dtype"}
@@ -216,7 +217,7 @@ def import_model(source: str | os.PathLike, out_dir: str | os.PathLike, classes:
         "classes": list(classes),
         "architecture": "imported",
         "parameters": int(wrapped.count_params()),
-        "sampler": bundle_mod.sampler_meta(image_size=size, sequence_length=frames),
+        "sampler": ClipSampler(frames, size).as_meta(),
         "imported": {
             "source": Path(source).name, "bytes": Path(source).stat().st_size,
             "preprocessing": ("RGB -> BGR, then " if bgr else "RGB, then ") + f"x * {scale:g}, inside the bundle",

@@ -1,8 +1,8 @@
 """Prediction: classify a whole video, annotate a video, and classify a live stream.
 
-All three use the sampler in `sampling`: a window is `length` frames spread over `window_seconds`
-(the span a training clip covers), never `length` consecutive frames. No per-frame `model.predict`:
-windows are batched, and for per-frame encoders (LRCN) each frame's CNN features are computed once.
+All three use the bundle's `ClipSampler` (sampling.py): a window is its frames spread over `window_seconds`
+(the span a training clip covers), never consecutive frames, and labels over time are smoothed by it. No
+per-frame `model.predict`: windows are batched, and for per-frame encoders (LRCN) each frame's CNN features are computed once.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .bundle import ModelBundle
 from .errors import HarError
 from .features import FRAME_BATCH
 from .overlay import draw_label
-from .sampling import window_members, window_step
+from .sampling import ClipSampler
 from .video import MIN_FRAMES, H264Writer, iter_every, iter_frames, read_header, sample_clip, to_model_frame
 
 Progress = Callable[[float, str], None]  # (fraction 0..1, what is happening)
@@ -111,7 +111,7 @@ def classify(bundle: ModelBundle, video: str | os.PathLike, top_k: int = 3) -> t
 
     Returns the prediction and facts about the input (frames decoded, whether frames were repeated).
     """
-    clip = sample_clip(video, bundle.sequence_length, bundle.image_size)
+    clip = sample_clip(video, bundle.sampler)
     probs = predict_clips(bundle, clip.frames[None])[0]
     facts = {"frames": clip.source_frames, "claimed_frames": clip.claimed_frames, "short": clip.short,
              "truncated": clip.truncated}
@@ -155,7 +155,7 @@ def _encoder_for(bundle: ModelBundle) -> FrameEncoder | None:
 
 def warm_up(bundle: ModelBundle) -> None:
     """Run each graph prediction uses once (the first call builds it: seconds on a busy CPU)."""
-    size, length = bundle.image_size, bundle.sequence_length
+    size, length = bundle.sampler.image_size, bundle.sampler.frames
     split = _encoder_for(bundle)
     if split is None:
         predict_clips(bundle, np.zeros((1, length, size, size, 3), dtype=np.uint8))
@@ -166,8 +166,7 @@ def warm_up(bundle: ModelBundle) -> None:
 
 def window_probs(bundle: ModelBundle, frames: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Probabilities of every sliding window over a stream of sampled frames (window k ends at frame k)."""
-    length = bundle.sequence_length
-    members = [window_members(k, length) for k in range(len(frames))]
+    members = [bundle.sampler.window_members(k) for k in range(len(frames))]
     split = _encoder_for(bundle)
     if split is not None:
         feats = np.concatenate([_predict(bundle, split.encoder.predict_on_batch, frames[i:i + FRAME_BATCH])
@@ -199,7 +198,7 @@ def annotate(
     bundle: ModelBundle,
     video: str | os.PathLike,
     out_path: str | os.PathLike,
-    smooth: int = 3,
+    smooth: int | None = None,
     progress: Progress | None = None,
     max_seconds: float | None = None,
 ) -> Annotation:
@@ -212,11 +211,12 @@ def annotate(
     report = progress or (lambda f, s: None)
     head = read_header(video)
     fps, claimed = head.fps, max(1, head.frames)
-    step = window_step(bundle.window_seconds, fps, bundle.sequence_length)
+    sampler = bundle.sampler if smooth is None else replace(bundle.sampler, smooth=smooth)
+    step = sampler.window_step(fps)
     sampled: list[np.ndarray] = []
     n = 0
     report(0.0, "reading frames")
-    for n, frame in iter_every(video, step, bundle.image_size):
+    for n, frame in iter_every(video, step, sampler.image_size):
         if frame is not None:
             sampled.append(frame)
         if max_seconds is not None and n / fps > max_seconds:
@@ -228,7 +228,7 @@ def annotate(
         raise HarError(f"{Path(video).name} has {total} decodable frame(s); need at least {MIN_FRAMES}")
     report(0.3, "classifying windows")
     probs = window_probs(bundle, np.stack(sampled))
-    smoothed = np.stack([probs[max(0, k - smooth + 1):k + 1].mean(axis=0) for k in range(len(probs))])
+    smoothed = sampler.smoothed(probs)
     classes = bundle.classes
     windows = [to_prediction(p, classes, 1, bundle.threshold) for p in smoothed]
     timeline = [{"time": round(k * step / fps, 3), "frame": k * step, "label": w.label, "known": w.known,
@@ -270,14 +270,15 @@ class StreamClassifier:
     closed mid-stream never says so, and its thread would otherwise live until the server restarts.
     """
 
-    def __init__(self, bundle: ModelBundle, rate_hz: float = 4.0, top_k: int = 3, smooth: int = 3,
-                 idle_stop_s: float = 30.0):
+    def __init__(self, bundle: ModelBundle, rate_hz: float = 4.0, top_k: int = 3, idle_stop_s: float = 30.0,
+                 sampler: ClipSampler | None = None):
         self.bundle, self.rate_hz, self.top_k = bundle, rate_hz, top_k
-        self.interval = bundle.window_seconds / bundle.sequence_length
+        self.sampler = sampler or bundle.sampler
+        self.interval = self.sampler.frame_interval
         # (number, frame) of the kept frames; features by frame number, for per-frame encoders
-        self._frames: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=bundle.sequence_length)
+        self._frames: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=self.sampler.frames)
         self._features: dict[int, np.ndarray] = {}
-        self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=max(1, smooth))
+        self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=max(1, self.sampler.smooth))
         self._next_keep: float | None = None
         self._version = 0
         self._scored = -1
@@ -297,7 +298,7 @@ class StreamClassifier:
                 return False
             self._next_keep = timestamp + self.interval if self._next_keep is None else max(
                 self._next_keep + self.interval, timestamp)
-        frame = to_model_frame(bgr, self.bundle.image_size)
+        frame = to_model_frame(bgr, self.sampler.image_size)
         with self._lock:
             self._version += 1
             self._frames.append((self._version, frame))
@@ -309,7 +310,7 @@ class StreamClassifier:
             frames, version = list(self._frames), self._version
         if not frames:
             return None
-        idx = window_members(len(frames) - 1, self.bundle.sequence_length)
+        idx = self.sampler.window_members(len(frames) - 1)
         start = time.perf_counter()
         split = _encoder_for(self.bundle)
         if split is None:

@@ -1,13 +1,21 @@
-"""The one rule for which frames form a clip, shared by training, prediction and the webcam.
+"""The one sampler: which frames form a model's input, for a whole clip, a sliding window over a video and the
+live webcam window, timed in seconds (after PyTorchVideo's ClipSampler).
 
-A clip is `length` frames spread evenly over a span of `n` frames: frame i is taken from the middle of
-the i-th of `length` equal slices, `start + floor((i + 0.5) * n / length)`. When the span holds fewer
-than `length` frames the same formula repeats frames (each is used about length/n times); callers
-report such clips as short instead of dropping them.
+A clip is `frames` frames spread evenly over a span of `n` frames: frame i is taken from the middle of the
+i-th of `frames` equal slices, `start + floor((i + 0.5) * n / frames)`. When the span holds fewer than `frames`
+frames the same formula repeats frames (each is used about frames/n times); callers report such clips as
+short instead of dropping them. A window over a video or a stream spans `window_seconds`, the span of a
+training clip, so it keeps one frame every `window_seconds / frames` seconds whatever the frame rate.
+A `ClipSampler` is recorded whole in each bundle's model.json ("sampler") and read back from it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+
+from .config import DEFAULT_WINDOW_SECONDS, IMAGE_SIZE, SEQUENCE_LENGTH
 
 
 def span_indices(start: int, stop: int, length: int) -> np.ndarray:
@@ -20,17 +28,54 @@ def span_indices(start: int, stop: int, length: int) -> np.ndarray:
     return start + np.floor((np.arange(length) + 0.5) * n / length).astype(np.int64)
 
 
-def window_step(window_seconds: float, fps: float, length: int) -> int:
-    """Frames between two sampled frames of a sliding window spanning `window_seconds` at `fps`."""
-    return max(1, int(round(window_seconds * fps / length)))
+@dataclass(frozen=True)
+class ClipSampler:
+    """How frames become one input of a model: `frames` RGB frames of `image_size` pixels (the architecture's
+    record), spread over a whole clip, or over `window_seconds` of a video or stream; a label over time is the
+    mean of the last `smooth` windows."""
 
+    frames: int = SEQUENCE_LENGTH
+    image_size: int = IMAGE_SIZE
+    window_seconds: float = DEFAULT_WINDOW_SECONDS
+    smooth: int = 3
 
-def window_members(k: int, length: int) -> np.ndarray:
-    """Which sampled frames (0..k) form window k of a stream sampled every `step` frames.
+    def clip_indices(self, n: int) -> np.ndarray:
+        """The frames of a whole clip of `n` frames."""
+        return span_indices(0, n, self.frames)
 
-    Once `length` sampled frames exist the window is the last `length` of them; before that it is the
-    clip rule over what exists, so early windows repeat frames exactly as short clips do.
-    """
-    if k + 1 >= length:
-        return np.arange(k + 1 - length, k + 1)
-    return span_indices(0, k + 1, length)
+    @property
+    def frame_interval(self) -> float:
+        """Seconds between two frames of a window."""
+        return self.window_seconds / self.frames
+
+    def window_step(self, fps: float) -> int:
+        """Frames between two sampled frames of a sliding window over a video at `fps`."""
+        return max(1, int(round(self.frame_interval * fps)))
+
+    def window_members(self, k: int) -> np.ndarray:
+        """Which sampled frames (0..k) form window k of a video or stream sampled every `frame_interval`.
+
+        Once `frames` sampled frames exist the window is the last `frames` of them; before that it is the
+        clip rule over what exists, so early windows repeat frames exactly as short clips do.
+        """
+        if k + 1 >= self.frames:
+            return np.arange(k + 1 - self.frames, k + 1)
+        return span_indices(0, k + 1, self.frames)
+
+    def smoothed(self, probs: np.ndarray) -> np.ndarray:
+        """Each window's probabilities averaged with the `smooth - 1` before it (labels that do not flicker)."""
+        n = max(1, self.smooth)
+        return np.stack([probs[max(0, k - n + 1):k + 1].mean(axis=0) for k in range(len(probs))])
+
+    def as_meta(self) -> dict[str, Any]:
+        """model.json's "sampler": these fields plus what every frame is (fixed in video.to_model_frame)."""
+        return {"sequence_length": self.frames, "image_size": self.image_size, "color_order": "RGB",
+                "resize": "cv2.INTER_AREA", "value_range": "uint8 0-255, rescaled inside the model",
+                "rule": "floor((i + 0.5) * n / length) over the span", "window_seconds": self.window_seconds,
+                "smooth": self.smooth}
+
+    @classmethod
+    def from_meta(cls, sampler: dict[str, Any]) -> "ClipSampler":
+        """The sampler a model.json records (bundles written before a field existed get its default)."""
+        return cls(int(sampler["sequence_length"]), int(sampler["image_size"]),
+                   float(sampler.get("window_seconds", DEFAULT_WINDOW_SECONDS)), int(sampler.get("smooth", 3)))

@@ -26,6 +26,7 @@ from .config import settings
 from .dataset import Clip, extract, group_of
 from .errors import HarError
 from .examples import examples as shipped_examples
+from .sampling import ClipSampler
 from .video import probe
 
 KINDS = {"scene": "imagenet_segments_lite2", "motion": "imagenet_motion_lite2"}
@@ -199,7 +200,7 @@ def teach(
         "classes": classes,
         "architecture": rec.name,
         "parameters": int(model.count_params()),
-        "sampler": bundle_mod.sampler_meta(image_size=size),
+        "sampler": ClipSampler(rec.frames, size).as_meta(),
         "training": {"architecture": rec.name, "taught": kind, "head": rec.head, "c": rec.c,
                      "segments": rec.segments, "centered": rec.centered, "class_weight": "balanced",
                      "image_size": size, "outlier_clips": len(others),

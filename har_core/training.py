@@ -25,6 +25,7 @@ from .errors import HarError
 from .features import cached_features
 from .models import attach_backbone, build, build_sequence_head, pretrained_parts
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
+from .sampling import ClipSampler
 from .splits import Split, split_for
 
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 320  # frame sides --size accepts; 64 is the paper's, 260 Lite2's
@@ -476,7 +477,7 @@ def train_and_save(
         "classes": classes,
         "architecture": arch,
         "parameters": int(result.model.count_params()),
-        "sampler": bundle_mod.sampler_meta(image_size=image_size),
+        "sampler": ClipSampler(rec.frames, image_size).as_meta(),
         "training": {
             **result.settings, "epochs_run": len(result.history), "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early, "cancelled": result.cancelled,

@@ -17,9 +17,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .config import IMAGE_SIZE, SEQUENCE_LENGTH
+from .config import IMAGE_SIZE
 from .errors import HarError
-from .sampling import span_indices
+from .sampling import ClipSampler
 
 MIN_FRAMES = 2  # one frame is a still image, not an action
 FALLBACK_FPS = 25.0
@@ -160,13 +160,14 @@ def _read_at(path: str | os.PathLike, wanted: set[int], size: int) -> tuple[dict
     return got, n
 
 
-def sample_clip(path: str | os.PathLike, length: int = SEQUENCE_LENGTH, size: int = IMAGE_SIZE) -> SampledClip:
-    """`length` frames evenly spaced over the whole video (see sampling.span_indices).
+def sample_clip(path: str | os.PathLike, sampler: ClipSampler = ClipSampler()) -> SampledClip:
+    """The sampler's frames of the whole video (ClipSampler.clip_indices), as model frames of its size.
 
     One pass when the container's frame count is right; a second pass when it lied.
     """
     hint = read_header(path).frames
-    wanted = set(span_indices(0, hint, length).tolist()) if hint > 0 else set()
+    size = sampler.image_size
+    wanted = set(sampler.clip_indices(hint).tolist()) if hint > 0 else set()
     got, n = _read_at(path, wanted, size)
     name = Path(path).name
     if n == 0:
@@ -175,7 +176,7 @@ def sample_clip(path: str | os.PathLike, length: int = SEQUENCE_LENGTH, size: in
         if hint > n:
             raise HarError(f"{name} is damaged or truncated: {n} of its {hint} frames could be decoded")
         raise HarError(f"{name} has only {n} frame; need at least {MIN_FRAMES} to see an action")
-    indices = span_indices(0, n, length)
+    indices = sampler.clip_indices(n)
     missing = set(indices.tolist()) - got.keys()
     if missing:
         more, _ = _read_at(path, missing, size)

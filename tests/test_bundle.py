@@ -6,13 +6,14 @@ import shutil
 import numpy as np
 import pytest
 
-from har_core.bundle import list_bundles, load_bundle, read_meta, recover_interrupted, sampler_meta, save_bundle
+from har_core.bundle import list_bundles, load_bundle, read_meta, recover_interrupted, save_bundle
+from har_core.sampling import ClipSampler
 from har_core.errors import HarError
 from har_core.models import build
 
 
 def _meta(classes=("A", "B", "C")):
-    return {"classes": list(classes), "architecture": "lrcn", "sampler": sampler_meta(),
+    return {"classes": list(classes), "architecture": "lrcn", "sampler": ClipSampler().as_meta(),
             "metrics": {"test": {"accuracy": 0.5, "protocol": "group holdout: test groups g01",
                                  "held_out_groups": ["g01"]}}}
 
@@ -28,7 +29,7 @@ def test_round_trip_keeps_weights_and_metadata(saved):
     b = load_bundle(path)
     x = np.random.default_rng(0).integers(0, 255, (2, 20, 64, 64, 3), dtype=np.uint8)
     assert np.allclose(b.model.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
-    assert b.classes == ["A", "B", "C"] and b.sequence_length == 20 and b.image_size == 64
+    assert b.classes == ["A", "B", "C"] and b.sampler.frames == 20 and b.sampler.image_size == 64
     meta = read_meta(path)
     assert meta["sampler"]["color_order"] == "RGB" and "keras" in meta["versions"]
     assert meta["metrics"]["test"]["held_out_groups"] == ["g01"]
@@ -41,9 +42,9 @@ def test_round_trip_keeps_weights_and_metadata(saved):
     (lambda p: (p / "model.keras").write_bytes(b"PK\x03\x04 truncated"), "cannot be loaded"),
     (lambda p: (p / "model.json").write_text(json.dumps({**_meta(), "classes": ["A", "B"]})), "inconsistent"),
     (lambda p: (p / "model.json").write_text(json.dumps({**_meta(), "sampler": {
-        **sampler_meta(), "sequence_length": 10}})), "inconsistent"),
+        **ClipSampler().as_meta(), "sequence_length": 10}})), "inconsistent"),
     (lambda p: (p / "model.json").write_text(json.dumps({**_meta(), "sampler": {
-        **sampler_meta(), "color_order": "BGR"}})), "colour order"),
+        **ClipSampler().as_meta(), "color_order": "BGR"}})), "colour order"),
     (lambda p: shutil.rmtree(p), "no model bundle"),
 ])
 def test_damaged_bundles_give_clear_errors(saved, damage, message):

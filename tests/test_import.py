@@ -78,7 +78,7 @@ def test_imported_model_predicts_what_the_authors_code_predicts(build, suffix, c
     out = tmp_path / "imported"
     result = cmd_import(parser().parse_args(["import", str(source), "--out", str(out), "--classes", *CLASSES]))
     bundle = load_bundle(out)
-    assert bundle.classes == CLASSES and (bundle.sequence_length, bundle.image_size) == (20, 64)
+    assert bundle.classes == CLASSES and (bundle.sampler.frames, bundle.sampler.image_size) == (20, 64)
     assert result["imported"]["preprocessing"] == "RGB -> BGR, then x * 0.00392157, inside the bundle"
     for clip in clips:
         theirs = original.predict(tutorial_input(clip), verbose=0)[0]

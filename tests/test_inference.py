@@ -1,5 +1,6 @@
 """classify, annotate and the streaming classifier agree; annotate writes H.264 with labels drawn."""
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from har_core.bundle import load_bundle
 from har_core.inference import (StreamClassifier, annotate, classify, predict_clips, split_frame_encoder,
                                 window_probs)
-from har_core.sampling import window_members
+from har_core.sampling import ClipSampler
 from har_core.video import iter_frames, probe, sample_clip, to_model_frame, video_codec
 from synth import make_video
 
@@ -28,14 +29,15 @@ def test_frame_encoder_split_equals_the_whole_model(bundle):
     assert split is not None
     frames = np.random.default_rng(1).integers(0, 255, (30, 64, 64, 3), dtype=np.uint8)
     fast = window_probs(bundle, frames)
-    slow = predict_clips(bundle, np.stack([frames[window_members(k, 20)] for k in range(30)]))
+    slow = predict_clips(bundle, np.stack([frames[ClipSampler().window_members(k)] for k in range(30)]))
     assert np.allclose(fast, slow, atol=1e-5)
 
 
 def test_classify_annotate_and_stream_agree(bundle, video, tmp_path):
     pred, facts = classify(bundle, video)
     ann = annotate(bundle, video, tmp_path / "out.mp4", smooth=1)
-    with StreamClassifier(bundle, rate_hz=50, smooth=1) as stream:  # no averaging over earlier windows
+    one = replace(bundle.sampler, smooth=1)  # no averaging over earlier windows
+    with StreamClassifier(bundle, rate_hz=50, sampler=one) as stream:
         for i, frame in enumerate(iter_frames(video)):
             stream.push(frame, i / 25.0)
         streamed = stream.predict_now()

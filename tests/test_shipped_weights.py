@@ -70,7 +70,7 @@ def test_shipped_model_reproduces_its_test_accuracy_on_held_out_groups(name: str
     test, data = bundle.meta["metrics"]["test"], bundle.meta["data"]
     roots = [shared_data.parent / Path(root).name for root in data.get("roots") or [data["root"]]]
     clips = [c for c in scan(roots).select(bundle.classes).clips if c.group in test["held_out_groups"]]
-    ex = extract(clips, size=bundle.image_size)
+    ex = extract(clips, size=bundle.sampler.image_size)
     assert len(ex.clips) == test["n"]
     ev = evaluate(bundle.model, ex.paths, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
     assert ev.accuracy >= 0.6, f"{name} no longer recognises clips from groups it never saw"

@@ -83,7 +83,7 @@ def test_a_larger_input_size_is_trained_recorded_and_used_by_prediction(synth_da
     train_and_save(synth_data, "lrcn", tmp_path / "big", epochs=1, patience=1, image_size=96,
                    val_groups=["g03"], test_groups=["g04"])
     bundle = load_bundle(tmp_path / "big")
-    assert bundle.image_size == 96 and bundle.model.input_shape[1:] == (20, 96, 96, 3)
+    assert bundle.sampler.image_size == 96 and bundle.model.input_shape[1:] == (20, 96, 96, 3)
     prediction, _ = classify(bundle, right_video)
     assert prediction.label in CLASSES
     annotate(bundle, right_video, tmp_path / "out.mp4")

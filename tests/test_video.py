@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from har_core.errors import HarError
+from har_core.sampling import ClipSampler
 from har_core.video import (H264Writer, iter_frames, probe, sample_clip, to_model_frame, video_codec)
 from synth import frames_for, make_video, write_h264
 
@@ -23,7 +24,7 @@ def _lie_about_frame_count(path: Path, claimed: int) -> None:
 
 def test_sample_clip_takes_the_rule_frames_in_rgb(tmp_path):
     path = make_video(tmp_path / "v.avi", "Up", n=40)
-    clip = sample_clip(path, 20, 64)
+    clip = sample_clip(path, ClipSampler(20, 64))
     assert clip.frames.shape == (20, 64, 64, 3) and clip.frames.dtype == np.uint8
     assert clip.source_frames == 40 and not clip.short
     decoded = list(iter_frames(path))
@@ -50,7 +51,7 @@ def test_wrong_container_frame_count_is_not_trusted(tmp_path, claimed):
 
 
 def test_short_clip_repeats_frames_and_is_reported(tmp_path):
-    clip = sample_clip(make_video(tmp_path / "short.avi", n=7), 20, 64)
+    clip = sample_clip(make_video(tmp_path / "short.avi", n=7), ClipSampler(20, 64))
     assert clip.short and clip.source_frames == 7
     assert clip.frames.shape[0] == 20
     assert sorted(set(clip.indices.tolist())) == list(range(7))
@@ -125,7 +126,7 @@ def test_links_and_truncated_files_say_what_is_wrong(tmp_path):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 12])  # the header and one frame survive
     with pytest.raises(HarError, match="cut.mp4 is damaged or truncated: 1 of its 50 frames could be decoded"):
-        sample_clip(cut, 20, 32)
+        sample_clip(cut, ClipSampler(20, 32))
 
 
 def _umask() -> int:
