@@ -3,18 +3,16 @@
 Streamlit reruns a page script on every click, so training cannot live in a script (field note 6). A
 `TrainingJobs` object (one per process and weights folder, from st.cache_resource) owns the worker
 thread; progress events from `training.train_and_save` are folded into a snapshot under a lock, which any
-page can read, and copied to subscribers' queues. The job's status is also written to
+page reads (`current`) on each rerun or fragment tick. The job's status is also written to
 `<weights>/.jobs/last.json` at start, on each epoch and at the end, so that a server started after a
 crash can say which training was interrupted and that no bundle was written by it.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
 import os
-import queue
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -124,7 +122,6 @@ class TrainingJobs:
         self._status: JobStatus | None = None
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
-        self._subscribers: list[queue.Queue["TrainEvent"]] = []
 
     # ---- reading -------------------------------------------------------------------------------
     def current(self) -> JobStatus | None:
@@ -165,18 +162,6 @@ class TrainingJobs:
             last.message = f"interrupted at epoch {last.epoch} of {last.epochs}"
             self._write(last)
             return last
-
-    def subscribe(self, maxsize: int = 10000) -> queue.Queue["TrainEvent"]:
-        """A queue that receives every later event of every job (oldest dropped if it is never read)."""
-        q: queue.Queue["TrainEvent"] = queue.Queue(maxsize)
-        with self._lock:
-            self._subscribers.append(q)
-        return q
-
-    def unsubscribe(self, q: queue.Queue["TrainEvent"]) -> None:
-        with self._lock:
-            if q in self._subscribers:
-                self._subscribers.remove(q)
 
     # ---- acting --------------------------------------------------------------------------------
     def start(self, request: TrainRequest) -> JobStatus:
@@ -267,14 +252,6 @@ class TrainingJobs:
             s.updated_at = _now()
             if event.kind != "batch":
                 self._write(s)
-            for q in self._subscribers:
-                while True:
-                    try:
-                        q.put_nowait(event)
-                        break
-                    except queue.Full:
-                        with contextlib.suppress(queue.Empty):
-                            q.get_nowait()
 
     def _finish(self, state: str, bundle: str | None = None, meta: dict[str, Any] | None = None,
                 error: str | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The Train page's job runner: one job at a time, events to subscribers, status on disk, cancel, and
+"""The Train page's job runner: one job at a time, its status as pages read it and on disk, cancel, and
 detection of a job a dead server left running."""
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +58,27 @@ def on_disk(jobs: TrainingJobs) -> dict[str, Any]:
     return json.loads(jobs.status_path.read_text())
 
 
-def test_one_job_at_a_time_events_reach_subscribers_and_status_is_written(tmp_path: Path, synth_data: Path) -> None:
+def wait_until(jobs: TrainingJobs, done: Any, timeout: float) -> JobStatus:
+    """Poll the job's status, as a page does on each rerun, until `done(status)`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = jobs.current()
+        if status is not None and done(status):
+            return status
+        assert time.monotonic() < deadline, f"job status never got there: {status}"
+        time.sleep(0.02)
+
+
+def test_one_job_at_a_time_its_progress_shows_and_status_is_written(tmp_path: Path, synth_data: Path) -> None:
     trainer = GatedTrainer()
     jobs = TrainingJobs(tmp_path / "weights", trainer=trainer)
-    sub_a, sub_b = jobs.subscribe(), jobs.subscribe()
     started = jobs.start(request(synth_data, epochs=2))
     assert started.running and started.request.name == "m1"
     with pytest.raises(HarError, match="already running"):
         jobs.start(request(synth_data, name="m2"))
-    first = sub_a.get(timeout=5)
-    assert first.kind == "stage"
+    at_gate = wait_until(jobs, lambda s: s.batch == 1, 5)  # in epoch 1, waiting at the gate
+    assert at_gate.running and at_gate.epoch == 1 and at_gate.epochs == 2 and at_gate.message == "epoch 1/2"
+    assert at_gate.history == []
     disk = on_disk(jobs)
     assert disk["state"] == "running" and disk["pid"] == os.getpid() and disk["request"]["name"] == "m1"
     assert jobs.interrupted() is None  # running here, alive: not interrupted
@@ -74,31 +86,23 @@ def test_one_job_at_a_time_events_reach_subscribers_and_status_is_written(tmp_pa
     final = jobs.wait(10)
     assert final is not None and final.state == DONE and final.bundle == str(jobs.registry.root / "m1")
     assert [h["epoch"] for h in final.history] == [1, 2] and final.history[1]["val_loss"] == 1.0
-    kinds_a = [first.kind] + [sub_a.get_nowait().kind for _ in range(sub_a.qsize())]
-    kinds_b = [sub_b.get_nowait().kind for _ in range(sub_b.qsize())]
-    assert kinds_a == kinds_b == ["stage", "batch", "epoch", "batch", "epoch", "done"]
+    assert final.message == "saved m1"
     disk = on_disk(jobs)
     assert disk["state"] == DONE and disk["epoch"] == 2 and len(disk["history"]) == 2
     assert trainer.calls[0]["overwrite"] is False and trainer.calls[0]["val_groups"] == ["g03"]
-    jobs.unsubscribe(sub_b)
     trainer.gate.clear()
     jobs.start(request(synth_data, name="m2", epochs=1))  # the next job may start once one ended
     trainer.gate.set()
-    assert jobs.wait(10).state == DONE
-    assert sub_b.empty() and not sub_a.empty()
+    assert jobs.wait(10).state == DONE and jobs.current().request.name == "m2"
 
 
 def test_status_on_disk_follows_each_epoch(tmp_path: Path, synth_data: Path) -> None:
     trainer = GatedTrainer()
     jobs = TrainingJobs(tmp_path / "weights", trainer=trainer)
-    sub = jobs.subscribe()
     jobs.start(request(synth_data, epochs=2))
-    while sub.get(timeout=5).kind != "batch":
-        pass
+    wait_until(jobs, lambda s: s.batch == 1, 5)
     assert on_disk(jobs)["history"] == []
     trainer.gate.set()
-    while sub.get(timeout=5).kind != "epoch":
-        pass
     jobs.wait(10)
     hist = on_disk(jobs)["history"]
     assert [h["epoch"] for h in hist] == [1, 2]
@@ -202,12 +206,8 @@ def test_cancel_stops_training_and_keeps_the_best_weights(tmp_path: Path, synth_
     from har_core.dataset import extract, scan
 
     jobs = TrainingJobs(tmp_path / "weights")
-    sub = jobs.subscribe()
     jobs.start(request(synth_data, name="cancelled", epochs=40, patience=40))
-    epochs_seen = 0
-    while epochs_seen < 2:
-        event = sub.get(timeout=300)
-        epochs_seen += event.kind == "epoch"
+    wait_until(jobs, lambda s: len(s.history) >= 2, 300)
     assert jobs.cancel()
     final = jobs.wait(300)
     assert final.state == DONE, final.error
