@@ -15,6 +15,7 @@ from .architectures import ARCHITECTURES, DEFAULT_ARCH
 from .augment import AUGMENT_LABELS, AUGMENTS
 from .config import default_model_dir, settings
 from .errors import HarError
+from .report import format_metric
 from .teach import KIND_TITLES
 
 
@@ -82,7 +83,7 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
     if job.meta["split"]["held_out"] == "clips":
         print(f"held out clips, not groups: {job.meta['split']['reason']}")
     for name, m in metrics.items():
-        print(f"{name} accuracy {m['accuracy']:.3f} on {m['n']} clips ({m['protocol']})")
+        print(format_metric(name, m))
     if "open_set" in job.meta:
         o = job.meta["open_set"]
         print(f"'no known activity' below {o['threshold']:.3f} ({o['protocol']}); 'other' learnt from "
@@ -110,7 +111,7 @@ def cmd_teach(a: argparse.Namespace) -> dict[str, Any]:
                 others=others, cache_dir=a.cache, overwrite=a.overwrite, progress=progress,
                 command="python -m har_core " + shlex.join(sys.argv[1:]))
     m = res.meta["metrics"]["teach"]
-    print(f"accuracy {m['accuracy']:.3f} on {m['n']} examples ({m['protocol']})")
+    print(format_metric("teach", m))
     for e in res.examples:
         if e["predicted"] != e["activity"]:
             print(f"  {e['file']} ({e['activity']}) was taken for {e['predicted']} (score {e['score']:.2f})")
@@ -135,7 +136,7 @@ def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
     res = crossval(a.data_dir, a.arch, k=a.k, classes=a.classes, epochs=a.epochs, batch_size=a.batch_size,
                    patience=a.patience, seed=a.seed, augment=a.augment, image_size=a.size,
                    outlier_dirs=a.outliers, cache_dir=a.cache, progress=progress, on_fold=fold_done)
-    print(f"{a.arch}: accuracy {res.mean:.3f} ± {res.std:.3f} over {res.k} folds ({res.protocol})")
+    print(f"{a.arch}: " + format_metric("crossval", res.as_dict()))
     print("recall per class: " + ", ".join(f"{c} {v['recall']:.2f} ({v['support']})" for c, v in res.per_class.items()))
     if res.open_set:
         o = res.open_set

@@ -1,15 +1,16 @@
 """Streamlit helpers shared by HAR Studio's pages: page setup, the cached model registry, model picker,
-metric formatting (always with its protocol), device label, per-session folder, error display.
+thumbnails and charts, device label, per-session folder, error display.
 
 Page convention (for everyone writing a page): `app.py` is the entry point; it builds the menu with
-st.navigation from `PAGES` (Home, Dataset, Train, Predict, Webcam, each a script in pages/, whose URL is its
+st.navigation from `PAGES` (Home, Dataset, Train, Teach, Predict, Webcam, each a script in pages/, whose URL is its
 file name without the number). Each page script starts with `ui.page_setup(title, icon)`
 (it calls st.set_page_config, so it must be the first Streamlit call), and wraps work that can fail
 because of user input in `with ui.user_errors():` so a HarError becomes one st.error line and the rest of
 the page keeps working. Nothing here imports TensorFlow/Keras until a model is actually loaded.
 
-Stable API: page_setup, registry, load_model, session_models, model_picker, model_label, metric_rows,
-format_metric, percent, device_label, session_folder, user_errors, PAGES.
+Stable API: page_setup, registry, load_model, session_models, model_picker, model_label, choose_next, thumbnail,
+confusion_figure, device_label, session_folder, user_errors, PAGES. What a model measured is worded by
+`har_core.report`.
 """
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ if "tensorflow" not in sys.modules:
 from .bundle import BundleListing, ModelBundle
 from .config import settings
 from .errors import HarError
-from .registry import ModelRegistry, accuracy_of, preference
+from .registry import ModelRegistry, preference
+from .report import measured_lines
 from .uploads import SessionFolder, sweep_stale
 
 # (script path relative to app.py, title, icon, blurb): app.py's menu, Home's links, in this order.
@@ -54,10 +56,6 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
 # per process, and the run that found it on is run again (page_setup).
 _STARTED_BARE = bool(PagesManager.uses_pages_directory)
 PagesManager.uses_pages_directory = False
-
-# Order in which model.json metrics are shown; unknown keys follow.
-_METRIC_ORDER = ("test", "crossval", "validation")
-
 
 def page_setup(title: str, icon: str) -> None:
     """First call of every page: wide layout, title and icon in the browser tab; tidies stale scratch."""
@@ -123,137 +121,6 @@ def load_model(name: str) -> ModelBundle:
         return registry().load(name)
 
 
-def format_metric(name: str, entry: dict[str, Any]) -> str:
-    """One line: '87.5% test accuracy on 40 clips — <protocol>'. Never a number without its protocol."""
-    acc = accuracy_of(entry)
-    head = percent(acc, entry.get("std"))
-    what = f"{name} accuracy"
-    n = entry.get("n")
-    if isinstance(n, int):
-        what += f" on {n} clips"
-    elif isinstance(entry.get("k"), int):
-        what += f" over {entry['k']} folds"
-    protocol = entry.get("protocol") or "protocol not recorded"
-    held = entry.get("held_out_groups")
-    if held and isinstance(held, list) and not str(protocol).count(str(held[0])):
-        protocol = f"{protocol} (held out: {', '.join(map(str, held))})"
-    return f"{head} {what} — {protocol}"
-
-
-def percent(acc: float | None, std: Any = None) -> str:
-    """'72.0%', or '72.0% ± 13.5' for a k-fold mean with its spread over folds."""
-    if acc is None:
-        return "n/a"
-    return f"{acc * 100:.1f}%" + (f" ± {std * 100:.1f}" if isinstance(std, (int, float)) else "")
-
-
-def metric_rows(meta: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows for a table of a bundle's metrics: which, accuracy, clips, held-out groups, protocol."""
-    metrics = meta.get("metrics") or {}
-    names = [k for k in _METRIC_ORDER if k in metrics] + [k for k in metrics if k not in _METRIC_ORDER]
-    rows = []
-    for name in names:
-        entry = metrics[name]
-        if not isinstance(entry, dict):
-            continue
-        acc = accuracy_of(entry)
-        clips, held = _held_out(entry)
-        rows.append({
-            "metric": name,
-            "accuracy": percent(acc, entry.get("std")),
-            "clips": clips,
-            "held-out groups": held,
-            "protocol": entry.get("protocol") or "not recorded",
-        })
-    return rows
-
-
-def open_set_figures(meta: dict[str, Any]) -> dict[str, Any]:
-    """The 'no known activity' rates a bundle records: k-fold when measured, else its test groups' ({} if none)."""
-    open_set = meta.get("open_set") or {}
-    return open_set.get("crossval") or open_set.get("test") or {}
-
-
-def comparison_rows(metas: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
-    """One short row per model for Home's comparison (protocols are in each model's details)."""
-    rows = []
-    for name, meta in zip(names, metas):
-        metrics = meta.get("metrics") or {}
-        cv, test = metrics.get("crossval") or {}, metrics.get("test") or {}
-        measured = open_set_figures(meta)
-        rows.append({
-            "model": name,
-            "activities": len(meta.get("classes") or []),
-            "k-fold over groups": percent(accuracy_of(cv), cv.get("std")) if cv else "not measured",
-            "test groups": percent(accuracy_of(test)) if test else "not measured",
-            "other activities rejected": (f"{measured['unknown_rejected']:.1%}" if "unknown_rejected" in measured
-                                          else "no 'no known activity'"),
-        })
-    return rows
-
-
-def recall_line(meta: dict[str, Any]) -> str | None:
-    """Each class's recall over the k folds, best first: where a model is weak (None when not recorded)."""
-    cv = (meta.get("metrics") or {}).get("crossval") or {}
-    per_class = cv.get("per_class") or {}
-    if not per_class:
-        return None
-    ranked = sorted(per_class.items(), key=lambda kv: -kv[1]["recall"])
-    return (f"Recall per class, {cv.get('k', '?')}-fold over groups: "
-            + ", ".join(f"{c} {v['recall']:.0%}" for c, v in ranked))
-
-
-def _held_out(entry: dict[str, Any]) -> tuple[int | None, str]:
-    """How many clips a metric was measured on, and on which groups. A k-fold run records them per fold:
-    each group is held out by one fold, so its clips add up over the folds."""
-    folds = [f for f in entry.get("folds") or [] if isinstance(f, dict)]
-    if folds:
-        groups = sorted({str(g) for f in folds for g in f.get("test_groups") or []})
-        clips = sum(f["n"] for f in folds if isinstance(f.get("n"), int))
-        return clips or None, f"each of {_group_list(groups)} by one of {len(folds)} folds" if groups else ""
-    held = entry.get("held_out_groups")
-    return entry.get("n"), ", ".join(map(str, held)) if isinstance(held, list) else ""
-
-
-def _group_list(groups: list[str]) -> str:
-    """'g01–g23' for an unbroken run of UCF50 groups, else the groups one by one."""
-    numbers = [int(g[1:]) for g in groups if g[:1] == "g" and g[1:].isdigit()]
-    if len(groups) > 2 and numbers == list(range(numbers[0], numbers[0] + len(groups))):
-        return f"{groups[0]}–{groups[-1]}"
-    return ", ".join(groups)
-
-
-def _headline(meta: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The most telling metric of a bundle: test, else cross-validation, else validation, else any."""
-    metrics = meta.get("metrics") or {}
-    names = [k for k in _METRIC_ORDER if k in metrics] + [k for k in metrics if k not in _METRIC_ORDER]
-    for name in names:
-        if isinstance(metrics[name], dict) and accuracy_of(metrics[name]) is not None:
-            return name, metrics[name]
-    return None
-
-
-def headline_metric(meta: dict[str, Any]) -> str | None:
-    """The most telling metric of a bundle as one line, with its protocol."""
-    found = _headline(meta)
-    return format_metric(*found) if found else None
-
-
-def headline_short(meta: dict[str, Any]) -> str | None:
-    """The same metric in a few characters for a table cell, e.g. '72.6% test' or '95.0% ± 1.8 k-fold'."""
-    found = _headline(meta)
-    if found is None:
-        return None
-    name, entry = found
-    return f"{percent(accuracy_of(entry), entry.get('std'))} {'k-fold' if name == 'crossval' else name}"
-
-
-def _crossval(meta: dict[str, Any]) -> dict[str, Any] | None:
-    """A bundle's k-fold entry, where one with a measured mean was recorded."""
-    entry = (meta.get("metrics") or {}).get("crossval")
-    return entry if isinstance(entry, dict) and accuracy_of(entry) is not None else None
-
-
 def model_label(listing: BundleListing) -> str:
     """'lrcn — LRCN, 4 classes' for select boxes."""
     meta = listing.meta or {}
@@ -288,7 +155,7 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
                         help="Chosen first: of the models measured at 90% or better (k-fold over groups, else "
                              "test accuracy), the one that knows the most activities.")
     meta = by_name[name].meta or {}
-    measured = "  \n".join(f"Measured: {line}" for line in _measured_lines(meta)) or "No measured accuracy recorded."
+    measured = "  \n".join(f"Measured: {line}" for line in measured_lines(meta)) or "No measured accuracy recorded."
     st.caption(f"Classes: {', '.join(meta.get('classes', []))}  \n{measured}")
     return name
 
@@ -318,18 +185,6 @@ def confusion_figure(confusion: list[list[int]], classes: list[str]) -> Any:
     fig.update_layout(xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=380,
                       margin=dict(l=10, r=10, t=30, b=10))
     return fig
-
-
-def _measured_lines(meta: dict[str, Any]) -> list[str]:
-    """The headline metric and, since the menu ranks by it, the k-fold mean too: each line with its protocol."""
-    found = _headline(meta)
-    if found is None:
-        return []
-    lines = [format_metric(*found)]
-    crossval = _crossval(meta)
-    if found[0] != "crossval" and crossval is not None:
-        lines.append(format_metric("k-fold", crossval))
-    return lines
 
 
 def device_label() -> str:

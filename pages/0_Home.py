@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from har_core import ui
+from har_core import report, ui
 from har_core.architectures import ARCHITECTURES
 from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.browse import title_frame
@@ -74,7 +74,7 @@ if not usable:
 else:
     st.caption("The first is the default everywhere: of the models measured at 90% or better, the one that knows "
                "the most activities. Every figure comes with its protocol under *Details*.")
-    st.dataframe(ui.comparison_rows([b.meta for b in usable], [b.name for b in usable]), hide_index=True,
+    st.dataframe(report.comparison_rows([b.meta for b in usable], [b.name for b in usable]), hide_index=True,
                  width="stretch")
 for listing in usable:
     meta = listing.meta
@@ -87,15 +87,15 @@ for listing in usable:
                        f"reads {meta['backbone']['image_size']} px frames; only the head was trained")
         elif augment:
             st.caption(f"Training augmentation: {AUGMENT_LABELS.get(augment, augment)}")
-        measured = ui.open_set_figures(meta)
+        measured = report.open_set_figures(meta)
         if "unknown_rejected" in measured:
             st.caption(f"No known activity: {measured['known_accepted']:.1%} of {measured['n_known']} known clips "
                        f"accepted, {measured['unknown_rejected']:.1%} of {measured['n_unknown']} clips of other "
                        f"activities rejected, AUROC {measured['auroc']:.3f} — {measured['protocol']}")
-        rows = ui.metric_rows(meta)
+        rows = report.metric_rows(meta)
         if rows:
             st.dataframe(rows, hide_index=True, width="stretch")
-            recalls = ui.recall_line(meta)
+            recalls = report.recall_line(meta)
             if recalls:
                 st.caption(recalls)
         else:

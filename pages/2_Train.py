@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from har_core import ui
+from har_core import report, ui
 from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.config import settings
 from har_core.dataset import scan
@@ -83,7 +83,7 @@ def show_result(status: JobStatus) -> None:
     elif training.get("stopped_early"):
         st.caption(f"Stopped early: validation loss did not improve for {training.get('patience')} epochs.")
     for name, entry in (meta.get("metrics") or {}).items():
-        st.markdown(f"**{ui.format_metric(name, entry)}**")
+        st.markdown(f"**{report.format_metric(name, entry)}**")
     test = (meta.get("metrics") or {}).get("test")
     if test and test.get("confusion"):
         st.plotly_chart(ui.confusion_figure(test["confusion"], meta["classes"]), key="train_confusion")
@@ -246,8 +246,8 @@ def job_panel(jobs: TrainingJobs) -> None:
 def measure_speed(name: str) -> dict[str, Any]:
     """Clips per second of `predict_on_batch` on a random uint8 batch (the model's real input type)."""
     bundle = ui.load_model(name)
-    x = np.random.default_rng(0).integers(0, 256, (SPEED_BATCH, bundle.sequence_length, bundle.image_size,
-                                                   bundle.image_size, 3), dtype=np.uint8)
+    x = np.random.default_rng(0).integers(0, 256, (SPEED_BATCH, bundle.sampler.frames, bundle.sampler.image_size,
+                                                   bundle.sampler.image_size, 3), dtype=np.uint8)
     with bundle.lock:
         bundle.model.predict_on_batch(x)  # warm-up: graph tracing is not inference
         runs, start = 0, time.perf_counter()
@@ -281,15 +281,15 @@ def comparison() -> None:
             "classes": len(meta.get("classes", [])),
             "input": "{sequence_length} frames × {image_size} px".format(**meta["sampler"]),
             "augmentation": recorded(meta) or "none",
-            "accuracy": ui.headline_short(meta) or "not measured",
+            "accuracy": report.headline_short(meta) or "not measured",
             "parameters": meta.get("parameters"),
             "training time (s)": training.get("seconds"),
             "epochs (best)": f"{training.get('epochs_run', '?')} ({training.get('best_epoch', '?')})",
             f"clips/s (batch {SPEED_BATCH})": round(speed["clips_per_s"], 1) if speed else None,
         })
     st.dataframe(rows, hide_index=True)
-    st.caption("  \n".join(f"**{b.name}**: {ui.headline_metric(b.meta or {})}" for b in usable
-                           if ui.headline_metric(b.meta or {})))  # each accuracy's protocol, readable whole
+    st.caption("  \n".join(f"**{b.name}**: {report.headline_metric(b.meta or {})}" for b in usable
+                           if report.headline_metric(b.meta or {})))  # each accuracy's protocol, readable whole
     chosen = st.multiselect("Models to time", [b.name for b in usable], default=[b.name for b in usable][:4],
                             key="speed_models")
     if st.button("Measure inference speed", disabled=not chosen, key="speed_measure"):

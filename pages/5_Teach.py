@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from har_core import ui
+from har_core import report, ui
 from har_core.bundle import check_name
 from har_core.config import VIDEO_EXTENSIONS, settings
 from har_core.dataset import DatasetIndex, scan
@@ -255,9 +255,9 @@ if result:
     meta, m = result["meta"], result["meta"]["metrics"]["teach"]
     st.success(f"**{result['name']}** knows {', '.join(meta['classes'])}; taught in "
                f"{meta['training']['seconds']:.1f} s.", icon=":material/check_circle:")
-    st.metric("Accuracy on examples held out in turn", ui.percent(m["accuracy"]),
+    st.metric("Accuracy on examples held out in turn", report.percent(m["accuracy"]),
               help="Each example was scored by a model taught without it (or without its whole group).")
-    st.caption(f"{ui.format_metric('teach', m)}. 'No known activity' below a score of "
+    st.caption(f"{report.format_metric('teach', m)}. 'No known activity' below a score of "
                f"{meta['open_set']['threshold']:.2f}, where {KNOWN_ACCEPT:.0%} of these held-out examples pass.")
     left, right = st.columns(2)
     left.plotly_chart(ui.confusion_figure(m["confusion"], meta["classes"]), key="teach_confusion")

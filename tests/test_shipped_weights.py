@@ -79,7 +79,7 @@ def test_shipped_model_reproduces_its_test_accuracy_on_held_out_groups(name: str
 
 def _figures(meta: dict) -> list[str]:
     """The test accuracy and the k-fold mean ± std as the app writes them."""
-    from har_core.ui import percent
+    from har_core.report import percent
 
     test, cv = meta["metrics"]["test"], meta["metrics"]["crossval"]
     return [percent(test["accuracy"]), percent(cv["mean"], cv["std"])]

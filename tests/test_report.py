@@ -1,0 +1,24 @@
+"""Metric wording: never a number without its protocol, k-fold with its spread, the headline that menus show."""
+from har_core.report import format_metric, headline_metric, headline_short, percent, recall_line
+
+
+def test_every_metric_names_its_protocol_and_what_was_held_out():
+    test = {"accuracy": 0.8, "n": 40, "protocol": "group holdout: test groups g04", "held_out_groups": ["g04"]}
+    assert format_metric("test", test) == "80.0% test accuracy on 40 clips — group holdout: test groups g04"
+    val = {"accuracy": 0.5, "n": 4, "protocol": "validation groups", "held_out_groups": ["g03"]}
+    assert format_metric("validation", val).endswith("validation groups (held out: g03)")
+    assert format_metric("test", {"accuracy": 1.0}).endswith("protocol not recorded")
+
+
+def test_k_fold_shows_its_spread_and_the_headline_prefers_test():
+    cv = {"mean": 0.95, "std": 0.018, "k": 5, "protocol": "5-fold over groups"}
+    assert format_metric("crossval", cv) == "95.0% ± 1.8 crossval accuracy over 5 folds — 5-fold over groups"
+    meta = {"metrics": {"crossval": cv, "test": {"accuracy": 0.916, "n": 119, "protocol": "p"}}}
+    assert headline_metric(meta).startswith("91.6% test accuracy on 119 clips")
+    assert headline_short({"metrics": {"crossval": cv}}) == "95.0% ± 1.8 k-fold"
+    assert headline_metric({"metrics": {}}) is None and percent(None) == "n/a"
+
+
+def test_recall_per_class_is_ranked():
+    meta = {"metrics": {"crossval": {"mean": 0.9, "k": 5, "per_class": {"A": {"recall": 0.5}, "B": {"recall": 1.0}}}}}
+    assert recall_line(meta) == "Recall per class, 5-fold over groups: B 100%, A 50%"
