@@ -114,12 +114,13 @@ def train_paper(a: dict[str, Any]) -> dict[str, Any]:
 
 def train_ours(a: dict[str, Any]) -> dict[str, Any]:
     """Our pipeline on the same clips and the same split: uint8 batches streamed from the cache."""
+    from har_core.trainconfig import TrainConfig
     from har_core.training import train
 
     tr, va = _split(len(a["paths"]), a["seed"])
     paths, labels = [Path(p) for p in a["paths"]], a["labels"]
-    res = train(a["arch"], a["classes"], ([paths[i] for i in tr], [labels[i] for i in tr]),
-                ([paths[i] for i in va], [labels[i] for i in va]), epochs=1, batch_size=4, seed=a["seed"])
+    res = train(TrainConfig(a["arch"], epochs=1, batch_size=4, seed=a["seed"]), a["classes"],
+                ([paths[i] for i in tr], [labels[i] for i in tr]), ([paths[i] for i in va], [labels[i] for i in va]))
     return {"seconds": res.seconds, "train": len(tr), "loss": float(res.history[0]["loss"])}
 
 

@@ -16,6 +16,7 @@ from .augment import AUGMENT_LABELS, AUGMENTS
 from .config import default_model_dir, settings
 from .errors import HarError
 from .report import format_metric
+from .trainconfig import TrainConfig
 from .teach import KIND_TITLES
 
 
@@ -64,6 +65,12 @@ def cmd_extract(a: argparse.Namespace) -> dict[str, Any]:
             "short": [c.path.name for c, _ in ex.short], "failed": [m for _, m in ex.failed]}
 
 
+def _config(a: argparse.Namespace) -> TrainConfig:
+    """The training record from the options `train` and `crossval` share (checked before any work)."""
+    return TrainConfig(arch=a.arch, epochs=a.epochs, batch_size=a.batch_size, patience=a.patience, seed=a.seed,
+                       augment=a.augment, image_size=a.size).resolved()
+
+
 def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
     from .training import TrainEvent, train_and_save
 
@@ -74,9 +81,8 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
         elif e.kind in ("stage", "done") and not e.batches:
             _err(e.message)
 
-    job = train_and_save(a.data_dir, a.arch, a.out, classes=a.classes, epochs=a.epochs, batch_size=a.batch_size,
-                         patience=a.patience, seed=a.seed, augment=a.augment, image_size=a.size,
-                         outlier_dirs=a.outliers, cache_dir=a.cache, progress=progress,
+    job = train_and_save(a.data_dir, _config(a), a.out, classes=a.classes, outlier_dirs=a.outliers,
+                         cache_dir=a.cache, progress=progress,
                          val_groups=a.val_groups, test_groups=a.test_groups,
                          command="python -m har_core " + shlex.join(sys.argv[1:]))
     metrics = job.meta["metrics"]
@@ -133,9 +139,7 @@ def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
         _err(f"fold {f.fold}/{a.k}: accuracy {f.accuracy:.3f} on {f.n} clips of groups {','.join(f.test_groups)} "
              f"(validation {','.join(f.val_groups)}, best epoch {f.best_epoch}/{f.epochs_run}, {f.seconds:.0f} s)")
 
-    res = crossval(a.data_dir, a.arch, k=a.k, classes=a.classes, epochs=a.epochs, batch_size=a.batch_size,
-                   patience=a.patience, seed=a.seed, augment=a.augment, image_size=a.size,
-                   outlier_dirs=a.outliers, cache_dir=a.cache, progress=progress, on_fold=fold_done)
+    res = crossval(a.data_dir, _config(a), k=a.k, classes=a.classes, outlier_dirs=a.outliers, cache_dir=a.cache, progress=progress, on_fold=fold_done)
     print(f"{a.arch}: " + format_metric("crossval", res.as_dict()))
     print("recall per class: " + ", ".join(f"{c} {v['recall']:.2f} ({v['support']})" for c, v in res.per_class.items()))
     if res.open_set:

@@ -16,12 +16,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .augment import record
 from .bundle import META_FILE, read_meta
-from .architectures import architecture
 from .dataset import Roots, as_roots, extract, scan
 from .errors import HarError
 from .splits import kfold_by_groups
+from .trainconfig import TrainConfig
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
 from .training import (ProgressHook, evaluate, labelled, outlier_clips, predict_paths, score_probs, train,
                        training_caches)
@@ -96,15 +95,9 @@ FoldHook = Callable[[FoldResult], None]
 
 def crossval(
     data_dir: Roots,
-    arch: str,
+    config: TrainConfig,
     k: int = 5,
     classes: list[str] | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    patience: int | None = None,
-    seed: int = 27,
-    augment: str = "none",
-    image_size: int | None = None,
     outlier_dirs: list[str] | None = None,
     val_fraction: float = 0.15,
     cache_dir: str | os.PathLike | None = None,
@@ -120,11 +113,12 @@ def crossval(
 
     `on_fold` is called after each fold, so a long run reports (and a caller can save) partial results.
     """
-    image_size = image_size or architecture(arch).image_size
+    config = config.resolved()
+    image_size, seed = config.image_size, config.seed
     index = scan(data_dir).select(classes)
     classes = index.classes
     folds = kfold_by_groups(index.clips, k=k, val_fraction=val_fraction, seed=seed)
-    ex, train_ex = training_caches(index.clips, augment, cache_dir, image_size=image_size)
+    ex, train_ex = training_caches(index.clips, config, cache_dir)
     if ex.failed or train_ex.failed:
         failed = ex.failed or train_ex.failed
         raise HarError(f"{len(failed)} clip(s) could not be read, e.g. {failed[0][1]}")
@@ -134,10 +128,8 @@ def crossval(
     dealt = outlier_classes[:]
     random.Random(seed).shuffle(dealt)
     outlier_fold = {c: i % k for i, c in enumerate(dealt)}
-    out = CrossvalResult(arch, classes, k, settings={
-        "epochs_max": epochs, "batch_size": batch_size, "patience": patience, "seed": seed,
-        "augment": record(augment), "image_size": image_size, "outlier_classes": outlier_classes,
-        "val_fraction": val_fraction, "clips": len(ex.clips), "data": [str(r.resolve()) for r in as_roots(data_dir)]})
+    out = CrossvalResult(config.arch, classes, k, settings={
+        **config.record(), "outlier_classes": outlier_classes, "val_fraction": val_fraction, "clips": len(ex.clips), "data": [str(r.resolve()) for r in as_roots(data_dir)]})
     known_scores, unknown_scores, unknown_names = [], [], []
     for i, split in enumerate(folds):
         train_xy = labelled(train_ex, split.train, classes)
@@ -145,8 +137,7 @@ def crossval(
         seen = [p for p, c in zip(outliers, outlier_labels) if outlier_fold[c] != i]
         unseen = [(p, c) for p, c in zip(outliers, outlier_labels) if outlier_fold[c] == i]
         start = time.perf_counter()
-        res = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, augment=augment,
-                    image_size=image_size, progress=progress, outliers=seen or None)
+        res = train(config, classes, train_xy, val_xy, progress=progress, outliers=seen or None)
         test_probs = predict_paths(res.model, test_xy[0])
         test_eval = score_probs(test_probs, test_xy[1], classes)
         val_eval = evaluate(res.model, *val_xy, classes)

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .bundle import pid_alive
-from .architectures import architecture
 from .config import settings
 from .dataset import scan
 from .errors import HarError
 from .registry import ModelRegistry
 from .splits import split_for
+from .trainconfig import TrainConfig
 
 if TYPE_CHECKING:  # training imports TensorFlow: only the worker thread needs it, pages render without
     from .training import TrainEvent, TrainJobResult
@@ -45,19 +45,20 @@ class TrainRequest:
     """What the user asked for; `name` becomes the bundle folder under the weights folder."""
 
     name: str
-    arch: str
     data_dir: str | list[str]  # one folder or several, merged by class name
+    config: TrainConfig = field(default_factory=TrainConfig)  # architecture and training settings
     classes: list[str] | None = None
-    epochs: int | None = None  # None: the architecture's default (har_core.architectures)
-    batch_size: int | None = None
-    patience: int | None = None
-    seed: int = 27
     val_groups: list[str] | None = None
     test_groups: list[str] | None = None
     test_fraction: float = 0.2
-    augment: str = "none"
-    image_size: int | None = None
     outlier_dirs: list[str] | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrainRequest":
+        """A request as last.json holds it (a file from before the config record held its fields flat)."""
+        config = data.get("config") or {k: v for k, v in data.items() if k in TrainConfig.__dataclass_fields__}
+        return cls(config=TrainConfig(**{k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__}),
+                   **{k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "config"})
 
 
 @dataclass
@@ -96,8 +97,7 @@ class JobStatus:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "JobStatus":
-        fields = TrainRequest.__dataclass_fields__  # a status written by an older version may hold others
-        req = TrainRequest(**{k: v for k, v in data.pop("request").items() if k in fields})
+        req = TrainRequest.from_json(data.pop("request"))
         data.pop("started_monotonic", None)
         return cls(request=req, **{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
@@ -169,23 +169,20 @@ class TrainingJobs:
         training is off, a second job, a taken or unsafe name, and data that cannot make a split."""
         if not settings().allow_training:
             raise HarError("training is turned off on this server (HAR_ALLOW_TRAINING=0)")
-        if (request.epochs is not None and request.epochs < 1) or (request.batch_size is not None
-                                                                   and request.batch_size < 1):
-            raise HarError("epochs and batch size must be at least 1")
-        architecture(request.arch)
+        config = request.config.resolved()
         out = self.registry.path_for(request.name)
         index = scan(request.data_dir).select(request.classes)
         split_for(index.clips, request.val_groups, request.test_groups,
-                  test_fraction=request.test_fraction, seed=request.seed)
+                  test_fraction=request.test_fraction, seed=config.seed)
         with self._lock:
             if self._status is not None and self._status.running:
                 s = self._status
-                raise HarError(f"a training job is already running ({s.request.name}, {s.request.arch}, "
+                raise HarError(f"a training job is already running ({s.request.name}, {s.request.config.arch}, "
                                f"started {s.started_at}); wait for it or cancel it")
             if out.exists():
                 raise HarError(f"a model named {request.name!r} already exists; choose another name")
             self._cancel = threading.Event()
-            self._status = JobStatus(request=request, epochs=request.epochs or architecture(request.arch).epochs)
+            self._status = JobStatus(request=request, epochs=config.epochs)
             self._write(self._status)
             self._thread = threading.Thread(target=self._run, args=(request, out, self._cancel),
                                             name=f"har-train-{request.name}", daemon=True)
@@ -217,10 +214,9 @@ class TrainingJobs:
 
                 self._trainer = train_and_save
             result = self._trainer(
-                req.data_dir, req.arch, out, classes=req.classes, epochs=req.epochs, batch_size=req.batch_size,
-                patience=req.patience, seed=req.seed, val_groups=req.val_groups, test_groups=req.test_groups,
-                test_fraction=req.test_fraction, augment=req.augment, image_size=req.image_size,
-                outlier_dirs=req.outlier_dirs, overwrite=False,
+                req.data_dir, req.config, out, classes=req.classes, val_groups=req.val_groups,
+                test_groups=req.test_groups, test_fraction=req.test_fraction, outlier_dirs=req.outlier_dirs,
+                overwrite=False,
                 cache_dir=self.cache_dir, progress=self._on_event, cancel=cancel,
                 command=f"HAR Studio Train page: {req.name}")
         except HarError as exc:

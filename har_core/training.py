@@ -17,9 +17,8 @@ import numpy as np
 
 from .quiet import keras
 from . import bundle as bundle_mod
-from .augment import Augment, augment_named, record
-from .architectures import architecture
-from .config import IMAGE_SIZE, SEQUENCE_LENGTH
+from .augment import Augment, augment_named
+from .config import SEQUENCE_LENGTH
 from .dataset import Clip, ExtractResult, Roots, as_roots, extract, load_cached, scan
 from .errors import HarError
 from .features import cached_features
@@ -27,8 +26,8 @@ from .models import attach_backbone, build, build_sequence_head, pretrained_part
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
 from .sampling import ClipSampler
 from .splits import Split, split_for
+from .trainconfig import TrainConfig
 
-MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 48, 320  # frame sides --size accepts; 64 is the paper's, 260 Lite2's
 
 
 @dataclass
@@ -158,25 +157,18 @@ def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def train(
-    arch: str,
+    config: TrainConfig,
     classes: list[str],
     train_data: tuple[list[Path], list[int]],
     val_data: tuple[list[Path], list[int]],
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    patience: int | None = None,
-    seed: int = 27,
-    augment: str = "none",
-    image_size: int | None = None,
     progress: ProgressHook | None = None,
     cancel: threading.Event | None = None,
     outliers: list[Path] | None = None,
 ) -> TrainResult:
-    """Fit `arch` on cached clips; the returned model holds the best validation weights seen.
+    """Fit the configured architecture on cached clips; the returned model holds the best validation weights.
 
-    Settings left as None come from the architecture's record. `train_data` comes from the cache
-    `training_caches` made for this `augment` (with temporal jitter it holds several candidate frames per
-    slot); `val_data` from the plain one. With a pretrained backbone only the head trains, on cached
+    `train_data` comes from the cache `training_caches` made for the config's augmentation (with temporal
+    jitter it holds several candidate frames per slot); `val_data` from the plain one. With a pretrained backbone only the head trains, on cached
     frame features; `outliers` (cached clips of none of the classes) then train an extra last output,
     'other', which the open-set score reads.
 
@@ -185,16 +177,11 @@ def train(
     """
     if not train_data[0] or not val_data[0]:
         raise HarError("training needs clips in both the training and the validation groups")
-    rec = architecture(arch)
-    epochs, batch_size = epochs or rec.epochs, batch_size or rec.batch_size
-    patience, image_size = patience or rec.patience, image_size or rec.image_size
-    settings = {"architecture": arch, "epochs_max": epochs, "batch_size": batch_size, "patience": patience,
-                "seed": seed, "optimizer": "adam", "learning_rate": rec.learning_rate, "augment": record(augment),
-                **({"class_weight": "balanced"} if rec.backbone else {}),
-                "image_size": image_size, "outlier_clips": len(outliers or []), "head": rec.head,
-                **({"c": rec.c, "segments": rec.segments, "centered": rec.centered}
-                   if rec.head == "mean" and rec.backbone else {})}
-    keras.utils.set_random_seed(seed)
+    config = config.resolved()
+    rec, arch = config.architecture, config.arch
+    epochs, batch_size, patience, image_size = config.epochs, config.batch_size, config.patience, config.image_size
+    settings = {**config.record(), "outlier_clips": len(outliers or [])}
+    keras.utils.set_random_seed(config.seed)
     loss = "sparse_categorical_crossentropy"
     start = time.perf_counter()
     if rec.backbone is None:
@@ -202,13 +189,11 @@ def train(
             raise HarError(f"{arch} has no open-set output: outlier clips train only pretrained architectures")
         model = build(arch, len(classes), image_size)
         model.compile(optimizer=keras.optimizers.Adam(rec.learning_rate), loss=loss, metrics=["accuracy"])
-        train_seq = ClipSequence(*train_data, batch_size=batch_size, shuffle=True, seed=seed,
-                                 augment=augment_named(augment))
+        train_seq = ClipSequence(*train_data, batch_size=batch_size, shuffle=True, seed=config.seed,
+                                 augment=augment_named(config.augment))
         val_seq = ClipSequence(*val_data, batch_size=max(batch_size, 16), shuffle=False)
         monitor = _fit(model, train_seq, val_seq, epochs, len(train_seq), patience, progress, cancel)
     else:
-        if augment != "none":
-            raise HarError(f"{arch} trains its head on cached features of the plain clips: use --augment none")
         other = [len(classes)] if outliers else []
         paths = list(train_data[0]) + list(outliers or [])
         y = np.asarray(list(train_data[1]) + other * len(outliers or []), dtype="int32")
@@ -375,22 +360,15 @@ def labelled(ex: ExtractResult, clips: list[Clip], classes: list[str]) -> tuple[
     return [where[c.path] for c in kept], [classes.index(c.label) for c in kept]
 
 
-def check_image_size(size: int) -> None:
-    """Frame side the model reads: 64 is the paper's; larger shows more detail at a higher cost."""
-    if not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
-        raise HarError(f"input size {size} is out of range: choose {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} pixels")
-
-
-def training_caches(clips: list[Clip], augment: str, cache_dir: str | os.PathLike | None = None,
-                    progress: Callable[[int, int], None] | None = None,
-                    image_size: int = IMAGE_SIZE) -> tuple[ExtractResult, ExtractResult]:
+def training_caches(clips: list[Clip], config: TrainConfig, cache_dir: str | os.PathLike | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> tuple[ExtractResult, ExtractResult]:
     """The plain cache (validation, test, the figures we report) and the one training reads: the same
     sampler run `temporal` times finer when the augmentation jitters frames in time.
 
     Bad settings (an unknown augmentation, a size out of range) fail here, before minutes of extraction.
     """
-    temporal = augment_named(augment).temporal
-    check_image_size(image_size)
+    config = config.resolved()
+    temporal, image_size = augment_named(config.augment).temporal, config.image_size
     plain = extract(clips, cache_dir, size=image_size, progress=progress)
     if temporal == 1:
         return plain, plain
@@ -418,18 +396,12 @@ def outlier_clips(dirs: list[str | os.PathLike], known: list[str], image_size: i
 
 def train_and_save(
     data_dir: Roots,
-    arch: str,
+    config: TrainConfig,
     out_dir: str | os.PathLike,
     classes: list[str] | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    patience: int | None = None,
-    seed: int = 27,
     val_groups: list[str] | None = None,
     test_groups: list[str] | None = None,
     test_fraction: float = 0.2,
-    augment: str = "none",
-    image_size: int | None = None,
     outlier_dirs: list[str] | None = None,
     overwrite: bool = True,
     cache_dir: str | os.PathLike | None = None,
@@ -446,21 +418,20 @@ def train_and_save(
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise HarError(f"a model named {out_dir.name!r} already exists; choose another name")
-    rec = architecture(arch)
-    image_size = image_size or rec.image_size
+    config = config.resolved()
+    rec, arch, image_size = config.architecture, config.arch, config.image_size
     index = scan(data_dir).select(classes)
     classes = index.classes
-    split: Split = split_for(index.clips, val_groups, test_groups, test_fraction=test_fraction, seed=seed)
+    split: Split = split_for(index.clips, val_groups, test_groups, test_fraction=test_fraction, seed=config.seed)
     emit(TrainEvent("stage", message=f"extracting {len(index.clips)} clips"))
-    ex, train_ex = training_caches(index.clips, augment, cache_dir, progress=lambda d, t: emit(
-        TrainEvent("stage", batch=d, batches=t, message="extracting clips")), image_size=image_size)
+    ex, train_ex = training_caches(index.clips, config, cache_dir, progress=lambda d, t: emit(
+        TrainEvent("stage", batch=d, batches=t, message="extracting clips")))
     outliers, outlier_labels = (outlier_clips(outlier_dirs, classes, image_size, cache_dir) if outlier_dirs
                                 else ([], []))
     train_xy = labelled(train_ex, split.train, classes)
     val_xy, test_xy = (labelled(ex, part, classes) for part in (split.val, split.test))
     emit(TrainEvent("stage", message=f"training {arch} on {len(train_xy[0])} clips"))
-    result = train(arch, classes, train_xy, val_xy, epochs, batch_size, patience, seed, augment=augment,
-                   image_size=image_size, progress=progress, cancel=cancel, outliers=outliers or None)
+    result = train(config, classes, train_xy, val_xy, progress=progress, cancel=cancel, outliers=outliers or None)
     val_probs = predict_paths(result.model, val_xy[0])
     val_eval = score_probs(val_probs, val_xy[1], classes)
     test_probs = predict_paths(result.model, test_xy[0]) if test_xy[0] else None

@@ -19,6 +19,7 @@ from har_core.config import settings
 from har_core.dataset import scan
 from har_core.errors import HarError
 from har_core.jobs import CANCELLED, FAILED, JobStatus, TrainingJobs, TrainRequest
+from har_core.trainconfig import TrainConfig
 
 ui.page_setup("Train", ":material/model_training:")
 POLL_SECONDS = 1.0  # while a job runs
@@ -75,7 +76,7 @@ def show_result(status: JobStatus) -> None:
         return
     meta = status.meta or {}
     training = meta.get("training", {})
-    st.success(f"Saved model **{req.name}** ({req.arch.upper()}) to `{status.bundle}` — "
+    st.success(f"Saved model **{req.name}** ({req.config.arch.upper()}) to `{status.bundle}` — "
                f"{training.get('epochs_run', '?')} epochs in {training.get('seconds', 0):.0f} s, "
                f"best weights from epoch {training.get('best_epoch', '?')}.", icon=":material/check_circle:")
     if training.get("cancelled"):
@@ -105,7 +106,7 @@ if interrupted is not None:
     written = (jobs.registry.root / req.name / "model.json").is_file()
     intact = [b.name for b in ui.registry().usable()]
     st.warning(
-        f"The last training ({req.name}, {req.arch.upper()}, started at {interrupted.started_at}) was "
+        f"The last training ({req.name}, {req.config.arch.upper()}, started at {interrupted.started_at}) was "
         f"interrupted at epoch {interrupted.epoch} of {interrupted.epochs} (the server stopped). "
         + (f"A bundle {req.name!r} exists from before. " if written else "No bundle was written; ")
         + (f"existing bundles are intact: {', '.join(intact)}." if intact else "there were no other bundles."),
@@ -195,11 +196,11 @@ def start_form(jobs: TrainingJobs) -> None:
         with ui.user_errors():
             if len(classes) < 2:
                 raise HarError("choose at least two classes: a classifier needs two")
-            jobs.start(TrainRequest(name=name.strip(), arch=arch, data_dir=roots, classes=classes,
-                                    epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
-                                    val_groups=val_groups, test_groups=test_groups,
-                                    test_fraction=test_fraction, augment=augment,
-                                    image_size=image_size, outlier_dirs=outlier_dirs))
+            config = TrainConfig(arch=arch, epochs=epochs, batch_size=batch_size, patience=patience, seed=seed,
+                                 augment=augment, image_size=image_size)
+            jobs.start(TrainRequest(name=name.strip(), data_dir=roots, config=config, classes=classes,
+                                    val_groups=val_groups, test_groups=test_groups, test_fraction=test_fraction,
+                                    outlier_dirs=outlier_dirs))
             st.rerun()
     if running:
         st.caption("A training job is running (below); a new one can start when it ends.")
@@ -218,7 +219,7 @@ def job_panel(jobs: TrainingJobs) -> None:
         st.caption("No training has run on this server since it started.")
         return
     req = status.request
-    st.subheader(f"{req.name} · {req.arch.upper()} · {', '.join(req.classes or [])}")
+    st.subheader(f"{req.name} · {req.config.arch.upper()} · {', '.join(req.classes or [])}")
     if status.running:
         if status.epoch:
             text = f"epoch {status.epoch}/{status.epochs} · batch {status.batch}/{status.batches}"

@@ -10,6 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import har_core.ui  # noqa: E402,F401  loads pylibsrtp before any test loads TensorFlow (see har_core/ui.py)
 
+from har_core.trainconfig import TrainConfig  # noqa: E402
 from synth import CLASSES, make_dataset, make_video  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("HAR_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf50")
@@ -48,6 +49,27 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("HAR_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture
+def app_env(tmp_path: Path, synth_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """For a page in AppTest: a fresh weights folder (so a fresh job runner), the synthetic dataset as the
+    default data, a local (not hosted) server."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    monkeypatch.setenv("HAR_DATA_DIR", str(synth_data))
+    for name in ("HAR_HOSTED", "HAR_ALLOW_TRAINING"):
+        monkeypatch.delenv(name, raising=False)
+    return weights
+
+
+@pytest.fixture
+def no_live_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest's runtime is a mock; streamlit-webrtc treats 'no session info' as running outside a server."""
+    import streamlit_webrtc.component as component
+
+    monkeypatch.setattr(component, "get_this_session_info", lambda: None)
+
+
 @pytest.fixture(scope="session")
 def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("synth") / "data")
@@ -60,7 +82,7 @@ def synth_bundle(tmp_path_factory: pytest.TempPathFactory, synth_data: Path) -> 
 
     out = tmp_path_factory.mktemp("bundles") / "synth_lrcn"
     cache = tmp_path_factory.getbasetemp() / "cache"
-    train_and_save(synth_data, "lrcn", out, epochs=8, batch_size=4, patience=8, cache_dir=cache,
+    train_and_save(synth_data, TrainConfig("lrcn", epochs=8, batch_size=4, patience=8), out, cache_dir=cache,
                    val_groups=["g03"], test_groups=["g04"])
     return out
 

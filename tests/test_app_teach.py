@@ -11,22 +11,12 @@ from streamlit.testing.v1 import AppTest
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Teach.py")
 
 
-@pytest.fixture(autouse=True)
-def _no_live_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    """AppTest's runtime is a mock; streamlit-webrtc treats 'no session info' as running outside a server."""
-    import streamlit_webrtc.component as component
-
-    monkeypatch.setattr(component, "get_this_session_info", lambda: None)
+pytestmark = pytest.mark.usefixtures("no_live_runtime")
 
 
 @pytest.fixture
-def env(tmp_path: Path, synth_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    weights = tmp_path / "weights"
-    weights.mkdir()
-    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
-    monkeypatch.setenv("HAR_DATA_DIR", str(synth_data))
-    monkeypatch.delenv("HAR_HOSTED", raising=False)
-    return weights
+def env(app_env: Path) -> Path:
+    return app_env
 
 
 def page() -> AppTest:

@@ -17,15 +17,8 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Train.py")
 
 
 @pytest.fixture
-def env(tmp_path: Path, synth_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh weights folder (so a fresh job runner) and the synthetic dataset as the default data."""
-    weights = tmp_path / "weights"
-    weights.mkdir()
-    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
-    monkeypatch.setenv("HAR_DATA_DIR", str(synth_data))
-    for name in ("HAR_HOSTED", "HAR_ALLOW_TRAINING"):
-        monkeypatch.delenv(name, raising=False)
-    return weights
+def env(app_env: Path) -> Path:
+    return app_env
 
 
 def page() -> AppTest:

@@ -22,12 +22,7 @@ from synth import frames_for
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Webcam.py")
 
 
-@pytest.fixture(autouse=True)
-def _no_live_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    """AppTest's runtime is a mock; streamlit-webrtc treats 'no session info' as running outside a server."""
-    import streamlit_webrtc.component as component
-
-    monkeypatch.setattr(component, "get_this_session_info", lambda: None)
+pytestmark = pytest.mark.usefixtures("no_live_runtime")
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import har_core.training as training
+from har_core.trainconfig import TrainConfig
 from har_core.augment import AUGMENTS, Augment, augment_named
 from har_core.config import SEQUENCE_LENGTH
 from har_core.dataset import load_cached
@@ -81,8 +82,8 @@ def test_training_with_temporal_jitter_reads_the_finer_cache(synth_data: Path, t
         return real_train(arch, classes, train_data, val_data, *args, **kwargs)
 
     monkeypatch.setattr(training, "train", spy)
-    job = training.train_and_save(synth_data, "lrcn", tmp_path / "aug", epochs=1, patience=1, augment="full",
-                                  val_groups=["g03"], test_groups=["g04"])
+    job = training.train_and_save(synth_data, TrainConfig("lrcn", epochs=1, patience=1, augment="full"),
+                                  tmp_path / "aug", val_groups=["g03"], test_groups=["g04"])
     assert seen == {"train": SEQUENCE_LENGTH * AUGMENTS["full"].temporal, "val": SEQUENCE_LENGTH}
     assert job.meta["training"]["augment"] == {"name": "full", **AUGMENTS["full"].as_dict()}
     assert job.result.model.input_shape[1] == SEQUENCE_LENGTH
@@ -92,7 +93,7 @@ def test_unknown_augmentation_fails_before_any_extraction(synth_data: Path, tmp_
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(training, "extract", lambda *a, **k: pytest.fail("extracted before checking the name"))
     with pytest.raises(HarError, match="unknown augmentation"):
-        training.train_and_save(synth_data, "lrcn", tmp_path / "x", epochs=1, augment="heavy")
+        training.train_and_save(synth_data, TrainConfig("lrcn", epochs=1, augment="heavy"), tmp_path / "x")
     assert not (tmp_path / "x").exists()
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import har_core.crossval as cv
+from har_core.trainconfig import TrainConfig
 from har_core.dataset import extract, scan
 from har_core.errors import HarError
 
@@ -27,7 +28,7 @@ def test_every_group_is_tested_once_and_never_trained_on(synth_data: Path, monke
 
     monkeypatch.setattr(cv, "train", spy)
     reported: list[cv.FoldResult] = []
-    res = cv.crossval(synth_data, "lrcn", k=2, epochs=2, patience=2, on_fold=reported.append)
+    res = cv.crossval(synth_data, TrainConfig("lrcn", epochs=2, patience=2), k=2, on_fold=reported.append)
 
     index = scan(synth_data)
     ex = extract(index.clips)
@@ -63,7 +64,7 @@ def test_summary_is_the_mean_and_sample_std_of_the_folds() -> None:
 
 def test_too_many_folds_is_a_user_error(synth_data: Path) -> None:
     with pytest.raises(HarError, match="k must be between 2"):
-        cv.crossval(synth_data, "lrcn", k=9, epochs=1)
+        cv.crossval(synth_data, TrainConfig("lrcn", epochs=1), k=9)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -50,8 +50,10 @@ def test_killing_the_server_mid_training_leaves_bundles_intact_and_is_explained(
     proc = child(f"""
         import time
         from har_core.jobs import TrainingJobs, TrainRequest
+        from har_core.trainconfig import TrainConfig
         jobs = TrainingJobs({str(weights)!r})
-        jobs.start(TrainRequest(name="victim", arch="lrcn", data_dir={str(synth_data)!r}, epochs=500, patience=500,
+        jobs.start(TrainRequest(name="victim", data_dir={str(synth_data)!r},
+                                config=TrainConfig("lrcn", epochs=500, patience=500),
                                 val_groups=["g03"], test_groups=["g04"]))
         time.sleep(600)
     """)

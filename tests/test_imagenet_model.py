@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from har_core.trainconfig import TrainConfig
 from har_core.errors import HarError
 from synth import CLASSES, make_video, write_avi
 
@@ -48,7 +49,7 @@ def open_bundle(tmp_path_factory: pytest.TempPathFactory, synth_data: Path, outl
     from har_core.training import train_and_save
 
     out = tmp_path_factory.mktemp("bundles") / "imagenet"
-    train_and_save(synth_data, "imagenet_mean", out, image_size=SIZE, outlier_dirs=[str(outlier_data)],
+    train_and_save(synth_data, TrainConfig("imagenet_mean", image_size=SIZE), out, outlier_dirs=[str(outlier_data)],
                    val_groups=["g03"], test_groups=["g04"], cache_dir=cache, command="test")
     return out
 
@@ -168,7 +169,7 @@ def test_crossval_scores_unknown_classes_with_models_that_never_saw_them(synth_d
                                                                         cache: Path) -> None:
     from har_core.crossval import crossval
 
-    res = crossval(synth_data, "imagenet_mean", k=2, image_size=SIZE, outlier_dirs=[str(outlier_data)],
+    res = crossval(synth_data, TrainConfig("imagenet_mean", image_size=SIZE), k=2, outlier_dirs=[str(outlier_data)],
                    cache_dir=cache)
     o = res.open_set
     assert o is not None and o["n_known"] == 24 and o["n_unknown"] == 6
@@ -183,9 +184,9 @@ def test_outliers_need_a_pretrained_architecture_and_other_classes(synth_data: P
     with pytest.raises(HarError, match="no clip of a class outside"):
         outlier_clips([str(synth_data)], list(CLASSES), SIZE, cache)
     with pytest.raises(HarError, match="no open-set output"):
-        train("lrcn", list(CLASSES), ([Path("x")], [0]), ([Path("y")], [0]), outliers=[Path("z")])
+        train(TrainConfig("lrcn"), list(CLASSES), ([Path("x")], [0]), ([Path("y")], [0]), outliers=[Path("z")])
     with pytest.raises(HarError, match="use --augment none"):
-        train("imagenet_mean", list(CLASSES), ([Path("x")], [0]), ([Path("y")], [0]), augment="flip")
+        train(TrainConfig("imagenet_mean", augment="flip"), list(CLASSES), ([Path("x")], [0]), ([Path("y")], [0]))
 
 
 def test_a_paper_bundle_gets_a_max_softmax_threshold(synth_bundle: Path, synth_data: Path, outlier_data: Path,

@@ -16,6 +16,7 @@ import pytest
 
 import har_core.ui  # noqa: F401  (first, as in the app: loads pylibsrtp before TensorFlow; the other order segfaults)
 
+from har_core.trainconfig import TrainConfig
 from har_core.errors import HarError
 from har_core.jobs import CANCELLED, DONE, FAILED, INTERRUPTED, JobStatus, TrainingJobs, TrainRequest
 from har_core.training import TrainEvent, TrainJobResult
@@ -24,9 +25,11 @@ pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subproces
 
 
 def request(data: Path, name: str = "m1", **kw: Any) -> TrainRequest:
-    base = dict(name=name, arch="lrcn", data_dir=str(data), classes=None, epochs=3, batch_size=4,
-                val_groups=["g03"], test_groups=["g04"])
-    return TrainRequest(**{**base, **kw})
+    """A job's request; config fields (epochs=...) among `kw` go into its TrainConfig."""
+    config = {"arch": "lrcn", "epochs": 3, "batch_size": 4, **{k: kw.pop(k) for k in list(kw)
+                                                               if k in TrainConfig.__dataclass_fields__}}
+    base = dict(name=name, data_dir=str(data), classes=None, val_groups=["g03"], test_groups=["g04"])
+    return TrainRequest(config=TrainConfig(**config), **{**base, **kw})
 
 
 class GatedTrainer:
@@ -38,17 +41,17 @@ class GatedTrainer:
         self.calls: list[dict[str, Any]] = []
         self.fail = fail
 
-    def __call__(self, data_dir: str, arch: str, out: Path, **kw: Any) -> TrainJobResult:
-        self.calls.append({"data_dir": data_dir, "arch": arch, "out": out, **kw})
-        progress = kw["progress"]
+    def __call__(self, data_dir: str, config: TrainConfig, out: Path, **kw: Any) -> TrainJobResult:
+        self.calls.append({"data_dir": data_dir, "config": config, "out": out, **kw})
+        progress, epochs = kw["progress"], config.epochs
         progress(TrainEvent("stage", message="extracting clips"))
-        for epoch in range(1, kw["epochs"] + 1):
-            progress(TrainEvent("batch", epoch, kw["epochs"], 1, 2, {"loss": 1.0}))
+        for epoch in range(1, epochs + 1):
+            progress(TrainEvent("batch", epoch, epochs, 1, 2, {"loss": 1.0}))
             assert self.gate.wait(10), "test never opened the gate"
             if self.fail:
                 raise self.fail
-            progress(TrainEvent("epoch", epoch, kw["epochs"], 2, 2, {"loss": 1.0 / epoch, "val_loss": 2.0 / epoch}))
-        meta = {"classes": ["a", "b"], "architecture": arch}
+            progress(TrainEvent("epoch", epoch, epochs, 2, 2, {"loss": 1.0 / epoch, "val_loss": 2.0 / epoch}))
+        meta = {"classes": ["a", "b"], "architecture": config.arch}
         out.mkdir()
         progress(TrainEvent("done", message=f"saved {out}"))
         return TrainJobResult(out, meta, None, None)  # type: ignore[arg-type]
@@ -90,6 +93,9 @@ def test_one_job_at_a_time_its_progress_shows_and_status_is_written(tmp_path: Pa
     disk = on_disk(jobs)
     assert disk["state"] == DONE and disk["epoch"] == 2 and len(disk["history"]) == 2
     assert trainer.calls[0]["overwrite"] is False and trainer.calls[0]["val_groups"] == ["g03"]
+    # the page's training record reaches the trainer and last.json unchanged, and reads back the same
+    assert trainer.calls[0]["config"] == started.request.config == TrainConfig("lrcn", epochs=2, batch_size=4)
+    assert JobStatus.from_json(on_disk(jobs)).request == started.request
     trainer.gate.clear()
     jobs.start(request(synth_data, name="m2", epochs=1))  # the next job may start once one ended
     trainer.gate.set()

@@ -4,6 +4,7 @@ import threading
 import numpy as np
 import pytest
 
+from har_core.trainconfig import TrainConfig
 from har_core.dataset import extract, scan
 from har_core.errors import HarError
 from har_core.splits import split_by_groups
@@ -35,7 +36,7 @@ def test_cancel_stops_and_keeps_the_best_weights(xy):
         if e.kind == "batch" and e.epoch == 3:
             cancel.set()
 
-    result = train("lrcn", list(CLASSES), train_xy, val_xy, epochs=20, batch_size=4, patience=20,
+    result = train(TrainConfig("lrcn", epochs=20, batch_size=4, patience=20), list(CLASSES), train_xy, val_xy,
                    progress=hook, cancel=cancel)
     assert result.cancelled and not result.stopped_early
     assert [e.epoch for e in events if e.kind == "epoch"] == [1, 2]
@@ -54,7 +55,7 @@ def test_cancel_before_any_epoch_is_an_error(xy):
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(HarError, match="before the first epoch"):
-        train("lrcn", list(CLASSES), *xy, epochs=3, cancel=cancel)
+        train(TrainConfig("lrcn", epochs=3), list(CLASSES), *xy, cancel=cancel)
 
 
 def test_trained_synthetic_bundle_scores_on_held_out_groups(synth_bundle):
@@ -80,7 +81,7 @@ def test_a_larger_input_size_is_trained_recorded_and_used_by_prediction(synth_da
     from har_core.inference import annotate, classify
     from har_core.training import train_and_save
 
-    train_and_save(synth_data, "lrcn", tmp_path / "big", epochs=1, patience=1, image_size=96,
+    train_and_save(synth_data, TrainConfig("lrcn", epochs=1, patience=1, image_size=96), tmp_path / "big",
                    val_groups=["g03"], test_groups=["g04"])
     bundle = load_bundle(tmp_path / "big")
     assert bundle.sampler.image_size == 96 and bundle.model.input_shape[1:] == (20, 96, 96, 3)
@@ -95,5 +96,5 @@ def test_an_input_size_out_of_range_is_refused_before_any_work(synth_data, tmp_p
     from har_core.training import train_and_save
 
     with pytest.raises(HarError, match=f"input size {size} is out of range"):
-        train_and_save(synth_data, "lrcn", tmp_path / "x", epochs=1, image_size=size)
+        train_and_save(synth_data, TrainConfig("lrcn", epochs=1, image_size=size), tmp_path / "x")
     assert not (tmp_path / "x").exists()
