@@ -2,7 +2,7 @@
 
 `python -m benchmarks.concurrency` annotates the same video once per simulated session, first 1 session
 at a time, then N (default 8) at once, in this one process with one loaded bundle (the app loads a model
-once per process and serialises predictions with ModelBundle.lock; decoding, drawing and H.264 encoding
+once per process and serialises predictions with its Predictor's lock; decoding, drawing and H.264 encoding
 run in parallel). It prints throughput, latency and peak memory of both phases and their ratios, checks
 every concurrent result equals the single one (nothing leaks or mixes between sessions), and writes
 benchmarks/concurrency.json. The machine is shared: the load average before and after is recorded.

@@ -40,11 +40,10 @@ def bench_train_head(bundle: Any, clips: int = 120) -> dict[str, Any]:
     """Encode `clips` synthetic clips with the bundle's backbone, then fit both head kinds on the features."""
     import keras
 
-    from har_core.inference import _encoder_for
     from har_core.models import build_sequence_head
     from har_core.training import balanced_weights, fit_linear_head
 
-    split = _encoder_for(bundle)
+    split = bundle.predictor.split
     length, size = bundle.sampler.frames, bundle.sampler.image_size
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 255, (clips * length, size, size, 3), dtype=np.uint8)
@@ -83,9 +82,9 @@ def bench_annotate(bundle: Any, video: Path, out: Path) -> dict[str, Any]:
 def bench_stream(bundle: Any, video: Path, fps: float = 30.0) -> dict[str, Any]:
     """Frames pushed at the video's pace as a webcam callback would; callback cost, prediction latency,
     and how long after the first frame the first label appears."""
-    from har_core.inference import StreamClassifier, warm_up
+    from har_core.inference import StreamClassifier
 
-    warm_up(bundle)
+    bundle.predictor.warm_up(bundle.sampler.frames, bundle.sampler.image_size)
     cap = cv2.VideoCapture(str(video))
     frames = []
     while len(frames) < int(10 * fps):

@@ -16,12 +16,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import HarError
 from .sampling import ClipSampler
+
+if TYPE_CHECKING:  # the predictor builds Keras models: read_meta and listing stay free of TensorFlow
+    from .predictor import Predictor
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.keras"
@@ -156,12 +159,13 @@ def read_meta(bundle_dir: str | os.PathLike) -> dict[str, Any]:
 
 @dataclass
 class ModelBundle:
-    """A loaded model with its metadata. `lock` serialises predictions across threads and sessions."""
+    """A loaded model with its metadata and its `predictor` (predictor.py), through which every prediction
+    goes, serialised across threads and sessions."""
 
     path: Path
     model: Any
     meta: dict[str, Any]
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    predictor: Predictor = field(repr=False)
 
     @property
     def classes(self) -> list[str]:
@@ -204,7 +208,9 @@ def load_bundle(bundle_dir: str | os.PathLike) -> ModelBundle:
         raise HarError(f"bundle {d.name} is inconsistent: {got_out} outputs for {len(meta['classes'])} classes")
     if meta.get("backbone"):
         _check_backbone(model, meta["backbone"], d.name)
-    return ModelBundle(path=d, model=model, meta=meta)
+    from .predictor import Predictor
+
+    return ModelBundle(path=d, model=model, meta=meta, predictor=Predictor(model, got_out))
 
 
 def _check_backbone(model: Any, record: dict[str, Any], name: str) -> None:

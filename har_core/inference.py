@@ -18,7 +18,6 @@ import numpy as np
 
 from .bundle import ModelBundle
 from .errors import HarError
-from .features import FRAME_BATCH
 from .overlay import draw_label
 from .sampling import ClipSampler
 from .video import MIN_FRAMES, H264Writer, iter_every, iter_frames, read_header, sample_clip, to_model_frame
@@ -94,87 +93,27 @@ def inference_device() -> str:
     return f"CPU ({backend})"
 
 
-def _predict(bundle: ModelBundle, fn: Any, batch: np.ndarray) -> np.ndarray:
-    with bundle.lock:
-        return np.asarray(fn(batch))
-
-
-def predict_clips(bundle: ModelBundle, clips: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Probabilities for a stack of uint8 clips (n, length, size, size, 3), batched."""
-    out = [_predict(bundle, bundle.model.predict_on_batch, clips[i:i + batch_size])
-           for i in range(0, len(clips), batch_size)]
-    return np.concatenate(out) if out else np.zeros((0, len(bundle.classes)), dtype="float32")
-
-
 def classify(bundle: ModelBundle, video: str | os.PathLike, top_k: int = 3) -> tuple[Prediction, dict[str, Any]]:
     """The paper's predict_single_action: one clip sampled over the whole video, one prediction.
 
     Returns the prediction and facts about the input (frames decoded, whether frames were repeated).
     """
     clip = sample_clip(video, bundle.sampler)
-    probs = predict_clips(bundle, clip.frames[None])[0]
+    probs = bundle.predictor.clips(clip.frames[None])[0]
     facts = {"frames": clip.source_frames, "claimed_frames": clip.claimed_frames, "short": clip.short,
              "truncated": clip.truncated}
     return to_prediction(probs, bundle.classes, top_k, bundle.threshold), facts
 
 
-@dataclass
-class FrameEncoder:
-    """An LRCN split in two: per-frame features, then the sequence head (shares the model's weights)."""
-
-    encoder: Any
-    head: Any
-
-
-def split_frame_encoder(model: Any) -> FrameEncoder | None:
-    """For models whose layers before the recurrent part are all per frame, build encoder + head."""
-    from .quiet import keras
-
-    layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
-    cut = 0
-    while cut < len(layers) and isinstance(layers[cut], (keras.layers.TimeDistributed, keras.layers.Rescaling)):
-        cut += 1
-    if cut == 0 or cut == len(layers) or not any(isinstance(l, keras.layers.TimeDistributed) for l in layers[:cut]):
-        return None
-    frame_shape = model.input_shape[2:]
-    x = inp = keras.Input(shape=frame_shape, dtype=model.inputs[0].dtype)
-    for layer in layers[:cut]:
-        x = (layer.layer if isinstance(layer, keras.layers.TimeDistributed) else layer)(x)
-    encoder = keras.Model(inp, x)
-    y = seq = keras.Input(shape=(model.input_shape[1], *x.shape[1:]))
-    for layer in layers[cut:]:
-        y = layer(y)
-    return FrameEncoder(encoder, keras.Model(seq, y))
-
-
-def _encoder_for(bundle: ModelBundle) -> FrameEncoder | None:
-    if "_frame_encoder" not in bundle.__dict__:
-        bundle.__dict__["_frame_encoder"] = split_frame_encoder(bundle.model)
-    return bundle.__dict__["_frame_encoder"]
-
-
-def warm_up(bundle: ModelBundle) -> None:
-    """Run each graph prediction uses once (the first call builds it: seconds on a busy CPU)."""
-    size, length = bundle.sampler.image_size, bundle.sampler.frames
-    split = _encoder_for(bundle)
-    if split is None:
-        predict_clips(bundle, np.zeros((1, length, size, size, 3), dtype=np.uint8))
-        return
-    feats = _predict(bundle, split.encoder.predict_on_batch, np.zeros((1, size, size, 3), dtype=np.uint8))
-    _predict(bundle, split.head.predict_on_batch, np.repeat(feats[None], length, axis=1))
-
-
 def window_probs(bundle: ModelBundle, frames: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Probabilities of every sliding window over a stream of sampled frames (window k ends at frame k)."""
     members = [bundle.sampler.window_members(k) for k in range(len(frames))]
-    split = _encoder_for(bundle)
-    if split is not None:
-        feats = np.concatenate([_predict(bundle, split.encoder.predict_on_batch, frames[i:i + FRAME_BATCH])
-                                for i in range(0, len(frames), FRAME_BATCH)])
-        return np.concatenate([_predict(bundle, split.head.predict_on_batch,
-                                        np.stack([feats[m] for m in members[i:i + batch_size]]))
+    predictor = bundle.predictor
+    if predictor.per_frame:  # each sampled frame encoded once, however many windows it is in
+        feats = predictor.encode(frames)
+        return np.concatenate([predictor.head(np.stack([feats[m] for m in members[i:i + batch_size]]))
                                for i in range(0, len(members), batch_size)])
-    return np.concatenate([predict_clips(bundle, np.stack([frames[m] for m in members[i:i + batch_size]]))
+    return np.concatenate([predictor.clips(np.stack([frames[m] for m in members[i:i + batch_size]]))
                            for i in range(0, len(members), batch_size)])
 
 
@@ -312,17 +251,17 @@ class StreamClassifier:
             return None
         idx = self.sampler.window_members(len(frames) - 1)
         start = time.perf_counter()
-        split = _encoder_for(self.bundle)
-        if split is None:
-            probs = predict_clips(self.bundle, np.stack([f for _, f in frames])[idx][None])[0]
+        predictor = self.bundle.predictor
+        if not predictor.per_frame:
+            probs = predictor.clips(np.stack([f for _, f in frames])[idx][None])[0]
         else:  # encode only the frames that arrived since the last prediction
             new = [(n, f) for n, f in frames if n not in self._features]
             if new:
-                feats = _predict(self.bundle, split.encoder.predict_on_batch, np.stack([f for _, f in new]))
+                feats = predictor.encode(np.stack([f for _, f in new]))
                 self._features.update({n: v for (n, _), v in zip(new, feats)})
             self._features = {n: self._features[n] for n, _ in frames}
             window = np.stack([self._features[frames[i][0]] for i in idx])
-            probs = _predict(self.bundle, split.head.predict_on_batch, window[None])[0]
+            probs = predictor.head(window[None])[0]
         latency = (time.perf_counter() - start) * 1000
         with self._lock:
             self._recent.append(probs)

@@ -17,7 +17,7 @@ import numpy as np
 from .bundle import ModelBundle
 from .config import Settings
 from .errors import HarError
-from .inference import Prediction, StreamClassifier, draw_prediction, warm_up
+from .inference import Prediction, StreamClassifier, draw_prediction
 
 # Local use (browser and server on one machine or LAN) needs no ICE server: host candidates connect at
 # once, and an unreachable STUN server would only delay gathering. Hosted, the browser is elsewhere:
@@ -73,7 +73,7 @@ class LiveAnnotator:
         with self._lock:
             if self._classifier is not None and self._classifier.bundle is bundle and self._running:
                 return
-        warm_up(bundle)
+        bundle.predictor.warm_up(bundle.sampler.frames, bundle.sampler.image_size)
         with self._lock:
             old = self._classifier
             self._classifier = StreamClassifier(bundle).start()

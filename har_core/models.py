@@ -36,7 +36,7 @@ def build_lrcn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMA
     """The paper's LRCN: per-frame CNN 16/32/64/64, LSTM 32, 73,060 parameters for four classes.
 
     Everything before the LSTM is per frame (TimeDistributed), which lets inference compute each
-    frame's features once (see inference.split_frame_encoder).
+    frame's features once (see predictor.split_frame_encoder).
     """
     inputs = _input(seq_len, size)
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)

@@ -98,7 +98,7 @@ def test_features_are_encoded_once_and_reused(open_bundle: Path, synth_data: Pat
 
 def test_classify_annotate_and_stream_agree_and_say_known(open_bundle: Path, tmp_path: Path) -> None:
     from har_core.bundle import load_bundle
-    from har_core.inference import StreamClassifier, annotate, classify, predict_clips
+    from har_core.inference import StreamClassifier, annotate, classify
     from har_core.sampling import ClipSampler
     from har_core.video import sample_clip
 
@@ -117,7 +117,7 @@ def test_classify_annotate_and_stream_agree_and_say_known(open_bundle: Path, tmp
         clf.push(sample_clip(video, ClipSampler(60, 96)).frames[i][:, :, ::-1].copy(), i / 25)
     streamed = clf.predict_now()
     frames = np.stack([f for _, f in clf._frames])
-    whole = predict_clips(bundle, frames[ClipSampler().window_members(len(frames) - 1)][None])[0]
+    whole = bundle.predictor.clips(frames[ClipSampler().window_members(len(frames) - 1)][None])[0]
     assert streamed is not None and streamed.label == "Up"
     assert np.allclose(streamed.probs, whole[:3], atol=1e-4)
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from har_core.bundle import load_bundle
-from har_core.inference import (StreamClassifier, annotate, classify, predict_clips, split_frame_encoder,
-                                window_probs)
+from har_core.inference import StreamClassifier, annotate, classify, window_probs
 from har_core.sampling import ClipSampler
 from har_core.video import iter_frames, probe, sample_clip, to_model_frame, video_codec
 from synth import make_video
@@ -25,11 +24,10 @@ def video(tmp_path):
 
 
 def test_frame_encoder_split_equals_the_whole_model(bundle):
-    split = split_frame_encoder(bundle.model)
-    assert split is not None
+    assert bundle.predictor.per_frame  # the LRCN's CNN runs on each frame: split into encoder and head
     frames = np.random.default_rng(1).integers(0, 255, (30, 64, 64, 3), dtype=np.uint8)
     fast = window_probs(bundle, frames)
-    slow = predict_clips(bundle, np.stack([frames[ClipSampler().window_members(k)] for k in range(30)]))
+    slow = bundle.predictor.clips(np.stack([frames[ClipSampler().window_members(k)] for k in range(30)]))
     assert np.allclose(fast, slow, atol=1e-5)
 
 
@@ -106,7 +104,7 @@ def test_a_stream_whose_frames_stop_ends_its_worker_and_drops_its_frames(bundle,
 
 def test_sample_clip_and_classify_share_the_sampler(bundle, video):
     clip = sample_clip(video)
-    direct = predict_clips(bundle, clip.frames[None])[0]
+    direct = bundle.predictor.clips(clip.frames[None])[0]
     assert np.allclose(classify(bundle, video)[0].probs, direct, atol=1e-6)
 
 
