@@ -139,7 +139,8 @@ def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
         _err(f"fold {f.fold}/{a.k}: accuracy {f.accuracy:.3f} on {f.n} clips of groups {','.join(f.test_groups)} "
              f"(validation {','.join(f.val_groups)}, best epoch {f.best_epoch}/{f.epochs_run}, {f.seconds:.0f} s)")
 
-    res = crossval(a.data_dir, _config(a), k=a.k, classes=a.classes, outlier_dirs=a.outliers, cache_dir=a.cache, progress=progress, on_fold=fold_done)
+    res = crossval(a.data_dir, _config(a), k=a.k, classes=a.classes, outlier_dirs=a.outliers, cache_dir=a.cache,
+                   progress=progress, on_fold=fold_done)
     print(f"{a.arch}: " + format_metric("crossval", res.as_dict()))
     print("recall per class: " + ", ".join(f"{c} {v['recall']:.2f} ({v['support']})" for c, v in res.per_class.items()))
     if res.open_set:

@@ -129,7 +129,8 @@ def crossval(
     random.Random(seed).shuffle(dealt)
     outlier_fold = {c: i % k for i, c in enumerate(dealt)}
     out = CrossvalResult(config.arch, classes, k, settings={
-        **config.record(), "outlier_classes": outlier_classes, "val_fraction": val_fraction, "clips": len(ex.clips), "data": [str(r.resolve()) for r in as_roots(data_dir)]})
+        **config.record(), "outlier_classes": outlier_classes, "val_fraction": val_fraction, "clips": len(ex.clips),
+        "data": [str(r.resolve()) for r in as_roots(data_dir)]})
     known_scores, unknown_scores, unknown_names = [], [], []
     for i, split in enumerate(folds):
         train_xy = labelled(train_ex, split.train, classes)

@@ -2,7 +2,8 @@
 
 All three use the bundle's `ClipSampler` (sampling.py): a window is its frames spread over `window_seconds`
 (the span a training clip covers), never consecutive frames, and labels over time are smoothed by it. No
-per-frame `model.predict`: windows are batched, and for per-frame encoders (LRCN) each frame's CNN features are computed once.
+per-frame `model.predict`: windows are batched, and the bundle's predictor encodes each frame once where the
+model reads frames one by one (LRCN, the ImageNet backbones).
 """
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ class Predictor:
 
     def clips(self, clips: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """Probabilities for uint8 clips (n, frames, size, size, 3), batch by batch."""
-        out = [self._run(self.model.predict_on_batch, clips[i:i + batch_size]) for i in range(0, len(clips), batch_size)]
+        out = [self._run(self.model.predict_on_batch, clips[i:i + batch_size])
+               for i in range(0, len(clips), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, self.n_outputs), dtype="float32")
 
     def encode(self, frames: np.ndarray) -> np.ndarray:

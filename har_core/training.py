@@ -168,9 +168,9 @@ def train(
     """Fit the configured architecture on cached clips; the returned model holds the best validation weights.
 
     `train_data` comes from the cache `training_caches` made for the config's augmentation (with temporal
-    jitter it holds several candidate frames per slot); `val_data` from the plain one. With a pretrained backbone only the head trains, on cached
-    frame features; `outliers` (cached clips of none of the classes) then train an extra last output,
-    'other', which the open-set score reads.
+    jitter it holds several candidate frames per slot); `val_data` from the plain one. With a pretrained
+    backbone only the head trains, on cached frame features; `outliers` (cached clips of none of the classes)
+    then train an extra last output, 'other', which the open-set score reads.
 
     A cancel (the event set from any thread) stops after the current batch and still returns the best
     weights so far; with no finished epoch there are none, and that is an error.

@@ -222,6 +222,8 @@ def teach_now() -> None:
     examples: dict[str, list[Path]] = {}
     for activity in state["activities"]:
         label = st.session_state.get(f"teach_name_{activity['id']}", "").strip()
+        if not label:
+            raise HarError("an activity has no name")
         if label in examples:
             raise HarError(f"two activities are named {label!r}: give each its own name")
         examples[label] = [Path(e["path"]) for e in activity["examples"]]
