@@ -9,6 +9,7 @@ once. One lock serialises every call on the model (sessions and the webcam threa
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,18 @@ class Predictor:
         """Probabilities for feature sequences (n, frames, dim)."""
         assert self.split is not None, "head needs a per-frame model"
         return self._run(self.split.head.predict_on_batch, sequences)
+
+    def speed(self, frames: int, size: int, batch: int = 8, seconds: float = 1.0) -> dict[str, float]:
+        """Clips per second of whole-clip prediction on random uint8 batches (the model's real input type),
+        timed for at least `seconds` after a warm-up call (graph tracing is not inference)."""
+        x = np.random.default_rng(0).integers(0, 256, (batch, frames, size, size, 3), dtype=np.uint8)
+        self.clips(x)
+        runs, start = 0, time.perf_counter()
+        while runs < 3 or time.perf_counter() - start < seconds:
+            self.clips(x)
+            runs += 1
+        took = time.perf_counter() - start
+        return {"clips_per_s": runs * batch / took, "ms_per_batch": 1000 * took / runs}
 
     def warm_up(self, frames: int, size: int) -> None:
         """Run each graph prediction uses once (the first call builds it: seconds on a busy CPU)."""

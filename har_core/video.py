@@ -128,6 +128,18 @@ def read_header(path: str | os.PathLike) -> Header:
         cap.release()
 
 
+def check_length(path: str | os.PathLike, max_seconds: float, shown_name: str | None = None) -> float:
+    """A video's duration as its container claims it (cheap: checked before any decoding), refused past
+    `max_seconds`; errors name the file as the user knows it (`shown_name`), not the stored copy."""
+    try:
+        seconds = read_header(path).duration
+    except HarError as exc:
+        raise HarError(str(exc).replace(Path(path).name, shown_name or Path(path).name)) from None
+    if seconds > max_seconds:
+        raise HarError(f"the video is {seconds:.0f} s long; at most {max_seconds:.0f} s is allowed")
+    return seconds
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Metadata of a video, counting its frames by decoding them (grab only, no colour conversion)."""
     cap = open_capture(path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -244,20 +243,6 @@ def job_panel(jobs: TrainingJobs) -> None:
         show_result(status)
 
 
-def measure_speed(name: str) -> dict[str, Any]:
-    """Clips per second of `predict_on_batch` on a random uint8 batch (the model's real input type)."""
-    bundle = ui.load_model(name)
-    x = np.random.default_rng(0).integers(0, 256, (SPEED_BATCH, bundle.sampler.frames, bundle.sampler.image_size,
-                                                   bundle.sampler.image_size, 3), dtype=np.uint8)
-    bundle.predictor.clips(x)  # warm-up: graph tracing is not inference
-    runs, start = 0, time.perf_counter()
-    while runs < 3 or time.perf_counter() - start < 1.0:
-        bundle.predictor.clips(x)
-        runs += 1
-    seconds = time.perf_counter() - start
-    return {"clips_per_s": runs * SPEED_BATCH / seconds, "ms_per_batch": 1000 * seconds / runs}
-
-
 def comparison() -> None:
     """Saved models side by side: accuracy with its protocol, parameters, training time, speed."""
     st.header("Saved models side by side")
@@ -297,7 +282,8 @@ def comparison() -> None:
             bar = st.progress(0.0, text="timing…")
             for i, name in enumerate(chosen):
                 bar.progress(i / len(chosen), text=f"timing {name}…")
-                speeds[name] = measure_speed(name)
+                bundle = ui.load_model(name)
+                speeds[name] = bundle.predictor.speed(bundle.sampler.frames, bundle.sampler.image_size, SPEED_BATCH)
             bar.empty()
             st.rerun()
     if speeds:

@@ -11,7 +11,7 @@ from har_core.config import VIDEO_EXTENSIONS, settings
 from har_core.dataset import scan
 from har_core.errors import HarError
 from har_core.examples import examples
-from har_core.video import read_header
+from har_core.video import check_length
 
 MB = 1024 * 1024
 
@@ -151,12 +151,7 @@ chosen = None
 with ui.user_errors():
     picked = SOURCES[source]()
     if picked is not None:
-        try:
-            seconds = read_header(picked[0]).duration  # cheap: the container's claim, checked before any decoding
-        except HarError as exc:  # speak of the user's file, not of our stored copy's name
-            raise HarError(str(exc).replace(picked[0].name, Path(picked[1]).name)) from None
-        if seconds > cfg.max_video_seconds:
-            raise HarError(f"the video is {seconds:.0f} s long; at most {cfg.max_video_seconds:.0f} s is allowed")
+        check_length(picked[0], cfg.max_video_seconds, Path(picked[1]).name)
         chosen = picked
 if chosen is None:
     st.stop()
