@@ -167,7 +167,7 @@ def choose_next(name: str, *keys: str) -> None:
         st.session_state[f"_{key}_next"] = name
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_data(show_spinner=False, max_entries=512)
 def thumbnail(path: str, title: str, mtime: float, width: int = 240) -> Any:
     """A clip's first frame with its title (browse.title_frame), cached per file version."""
     from .browse import title_frame

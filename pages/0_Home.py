@@ -6,7 +6,6 @@ import streamlit as st
 from har_core import report, ui
 from har_core.architectures import ARCHITECTURES
 from har_core.augment import AUGMENT_LABELS, recorded
-from har_core.browse import title_frame
 from har_core.config import settings
 from har_core.dataset import scan
 from har_core.errors import HarError
@@ -20,11 +19,6 @@ st.title(":material/directions_run: HAR Studio")
 st.markdown("Recognise human activities in video: the label is drawn on every frame, and a video of none of "
             "the model's activities is called **no known activity**. Try it on a clip, your own video, a link "
             "or your webcam.")
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _thumbnail(path: str, title: str, mtime: float):
-    return title_frame(path, title, width=240)
 
 
 def go_predict(source: str, example: Example | None = None) -> None:
@@ -46,7 +40,7 @@ if clips:
         for col, clip in zip(cols, clips[start:start + per_row]):
             with col:
                 try:
-                    st.image(_thumbnail(str(clip.path), clip.label, clip.path.stat().st_mtime), width="stretch")
+                    st.image(ui.thumbnail(str(clip.path), clip.label, clip.path.stat().st_mtime), width="stretch")
                 except HarError as exc:
                     st.warning(str(exc))
                     continue

@@ -4,7 +4,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -23,11 +22,6 @@ folders = st.text_area("Data folders, one per line", value="\n".join(map(str, cf
                             "several folders is one class. The default comes from HAR_DATA_DIR.")
 roots = [line.strip() for line in folders.splitlines() if line.strip()]
 data_dir = Path(roots[0]).expanduser() if roots else cfg.data_dirs[0]
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def _tile(path: str, label: str, mtime: float) -> np.ndarray:
-    return browse.title_frame(path, label)
 
 
 def empty_state(reason: str) -> None:
@@ -99,7 +93,7 @@ cols = st.columns(4)
 for i, clip in enumerate(samples):
     with cols[i % 4]:
         try:
-            st.image(_tile(str(clip.path), clip.label, clip.path.stat().st_mtime), caption=clip.path.name,
+            st.image(ui.thumbnail(str(clip.path), clip.label, clip.path.stat().st_mtime, width=320), caption=clip.path.name,
                      width="stretch")
         except HarError as exc:
             st.warning(f"{clip.label}: {exc}")
