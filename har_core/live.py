@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -39,6 +40,20 @@ def ice_servers(cfg: Settings) -> list[dict]:
     if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
         raise HarError("HAR_ICE_SERVERS must be a JSON list of objects, each with 'urls'")
     return servers
+
+
+def frame_callback(process: Callable[[np.ndarray, float | None], np.ndarray]) -> Callable[[Any], Any]:
+    """A streamlit-webrtc `video_frame_callback` that runs `process(bgr, seconds)` on every frame and returns
+    its picture with the frame's timing. It runs on WebRTC's thread: `process` must not call st.*."""
+    import av
+
+    def on_frame(frame: av.VideoFrame) -> av.VideoFrame:
+        out = process(frame.to_ndarray(format="bgr24"), float(frame.time) if frame.time is not None else None)
+        new = av.VideoFrame.from_ndarray(out, format="bgr24")
+        new.pts, new.time_base = frame.pts, frame.time_base
+        return new
+
+    return on_frame
 
 
 @dataclass(frozen=True)

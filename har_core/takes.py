@@ -50,7 +50,6 @@ class TakeRecorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._armed: _Armed | None = None
-        self._last_frame = -math.inf
         self.finished: queue.Queue[Take | str] = queue.Queue()
 
     def arm(self, tag: Any, path: Path, seconds: float, countdown: float = 3.0) -> None:
@@ -85,10 +84,8 @@ class TakeRecorder:
 
     def process(self, bgr: np.ndarray, t: float | None) -> np.ndarray:
         """WebRTC thread: pass a frame through, drawing the countdown or REC, and record it when it is time."""
-        now = time.monotonic()
-        t = now if t is None else t
+        t = time.monotonic() if t is None else t
         with self._lock:
-            self._last_frame = now
             armed = self._armed
             if armed is None:
                 return bgr

@@ -1,14 +1,13 @@
 """Webcam: live recognition over WebRTC; the label and confidence are drawn on every returned frame."""
 from __future__ import annotations
 
-import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from har_core import ui
 from har_core.config import settings
 from har_core.errors import HarError
-from har_core.live import LiveAnnotator, ice_servers
+from har_core.live import LiveAnnotator, frame_callback, ice_servers
 
 ui.page_setup("Webcam", ":material/videocam:")
 cfg = settings()
@@ -31,13 +30,7 @@ except HarError as exc:
 annotator: LiveAnnotator = st.session_state.setdefault("webcam_annotator", LiveAnnotator())
 
 
-def on_frame(frame: av.VideoFrame) -> av.VideoFrame:
-    """WebRTC thread: no st.* here; the annotator is the only shared state (lock inside)."""
-    bgr = frame.to_ndarray(format="bgr24")
-    out = annotator.process(bgr, float(frame.time) if frame.time is not None else None)
-    new = av.VideoFrame.from_ndarray(out, format="bgr24")
-    new.pts, new.time_base = frame.pts, frame.time_base
-    return new
+on_frame = frame_callback(annotator.process)  # WebRTC thread; the annotator is the only shared state (lock inside)
 
 
 video_col, stats_col = st.columns([3, 2])

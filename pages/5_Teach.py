@@ -114,18 +114,10 @@ def camera_takes() -> None:
     take is added to that activity's examples."""
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-    from har_core.live import ice_servers
+    from har_core.live import frame_callback, ice_servers
     from har_core.takes import MAX_SECONDS, MIN_SECONDS, TakeRecorder
 
     recorder: TakeRecorder = st.session_state.setdefault("teach_recorder", TakeRecorder())
-
-    def on_frame(frame):  # WebRTC thread: no st.* here
-        import av
-
-        out = recorder.process(frame.to_ndarray(format="bgr24"), float(frame.time) if frame.time is not None else None)
-        new = av.VideoFrame.from_ndarray(out, format="bgr24")
-        new.pts, new.time_base = frame.pts, frame.time_base
-        return new
 
     try:
         ice = ice_servers(cfg)
@@ -139,7 +131,7 @@ def camera_takes() -> None:
         with video:
             ctx = webrtc_streamer(key="teach_camera", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice},
                                   media_stream_constraints={"video": True, "audio": False},
-                                  video_frame_callback=on_frame, async_processing=True)
+                                  video_frame_callback=frame_callback(recorder.process), async_processing=True)
         names = {a["id"]: st.session_state.get(f"teach_name_{a['id']}", "").strip() or f"activity {i + 1}"
                  for i, a in enumerate(state["activities"])}
         whose = controls.selectbox("Take of", list(names), format_func=names.get, key="teach_take_of")
