@@ -14,11 +14,6 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Teach.py")
 pytestmark = pytest.mark.usefixtures("no_live_runtime")
 
 
-@pytest.fixture
-def env(app_env: Path) -> Path:
-    return app_env
-
-
 def page() -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=300).run()
     assert not at.exception, at.exception
@@ -41,14 +36,14 @@ def examples(at: AppTest, slot: int) -> list[str]:
     return [e["title"] for e in at.session_state["teach"]["activities"][slot]["examples"]]
 
 
-def test_empty_page_offers_two_activities_and_no_teaching(env: Path) -> None:
+def test_empty_page_offers_two_activities_and_no_teaching(app_env: Path) -> None:
     at = page()
     assert [t.key for t in at.text_input if t.key.startswith("teach_name_")] == ["teach_name_0", "teach_name_1"]
     assert next(b for b in at.button if b.key == "teach_go").disabled  # nothing to teach from yet
     assert any("No examples yet" in c.value for c in at.caption)
 
 
-def test_uploads_and_dataset_picks_become_examples_that_can_be_removed(env: Path, synth_data: Path,
+def test_uploads_and_dataset_picks_become_examples_that_can_be_removed(app_env: Path, synth_data: Path,
                                                                          tmp_path: Path) -> None:
     at = page()
     clips = sorted((synth_data / "Left").iterdir())[:3]
@@ -72,7 +67,7 @@ def test_uploads_and_dataset_picks_become_examples_that_can_be_removed(env: Path
     assert examples(at, 0) == [c.name for c in clips[1:]]
 
 
-def test_recording_without_a_camera_says_what_to_do(env: Path) -> None:
+def test_recording_without_a_camera_says_what_to_do(app_env: Path) -> None:
     at = page()
     assert not [s for s in at.selectbox if s.key == "teach_take_of"]  # no camera until asked for
     at.toggle(key="teach_camera_on").set_value(True)
@@ -87,7 +82,7 @@ def test_recording_without_a_camera_says_what_to_do(env: Path) -> None:
     (("Left", ""), "an activity has no name"),
     (("Same", "same"), "two activities are named"),
 ])
-def test_bad_names_are_one_error_and_nothing_is_saved(env: Path, synth_data: Path, names: tuple[str, str],
+def test_bad_names_are_one_error_and_nothing_is_saved(app_env: Path, synth_data: Path, names: tuple[str, str],
                                                       message: str) -> None:
     at = page()
     for slot, label in enumerate(("Left", "Right")):
@@ -95,10 +90,10 @@ def test_bad_names_are_one_error_and_nothing_is_saved(env: Path, synth_data: Pat
         at.text_input(key=f"teach_name_{slot}").set_value(names[slot])
     at.button(key="teach_go").click().run()
     assert len(errors(at)) == 1 and message in errors(at)[0], errors(at)
-    assert list(env.iterdir()) == [] and "teach_result" not in at.session_state
+    assert list(app_env.iterdir()) == [] and "teach_result" not in at.session_state
 
 
-def test_an_activity_without_enough_examples_is_named(env: Path, synth_data: Path) -> None:
+def test_an_activity_without_enough_examples_is_named(app_env: Path, synth_data: Path) -> None:
     at = page()
     upload(at, 0, sorted((synth_data / "Left").iterdir())[:2])
     upload(at, 1, sorted((synth_data / "Right").iterdir())[:1])
@@ -106,12 +101,12 @@ def test_an_activity_without_enough_examples_is_named(env: Path, synth_data: Pat
     at.text_input(key="teach_name_1").set_value("Right").run()
     at.button(key="teach_go").click().run()
     assert errors(at) == ["Right has 1 example(s): give it at least 2"]
-    assert list(env.iterdir()) == []
+    assert list(app_env.iterdir()) == []
 
 
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_teaching_gestures_saves_a_model_chosen_on_predict_and_webcam(env: Path, shared_data: Path) -> None:
+def test_teaching_gestures_saves_a_model_chosen_on_predict_and_webcam(app_env: Path, shared_data: Path) -> None:
     gestures = shared_data.parent / "gestures"
     at = page()
     at.radio(key="teach_kind").set_value("motion").run()
@@ -124,7 +119,7 @@ def test_teaching_gestures_saves_a_model_chosen_on_predict_and_webcam(env: Path,
     assert not errors(at), errors(at)
     result = at.session_state["teach_result"]
     meta = result["meta"]
-    assert result["name"] == "my_gestures" and (env / "my_gestures" / "model.keras").is_file()
+    assert result["name"] == "my_gestures" and (app_env / "my_gestures" / "model.keras").is_file()
     assert meta["classes"] == ["Clap", "SwipeLeft", "Wave"] and meta["architecture"] == "imagenet_motion_lite2"
     # four takes of one person per gesture: no group to hold out, so each take in turn
     assert meta["metrics"]["teach"]["protocol"].startswith("leave one clip out") and meta["metrics"]["teach"]["n"] == 12
@@ -135,7 +130,7 @@ def test_teaching_gestures_saves_a_model_chosen_on_predict_and_webcam(env: Path,
 
 
 @pytest.mark.slow
-def test_hosted_models_stay_in_the_visit_and_are_limited(env: Path, synth_data: Path,
+def test_hosted_models_stay_in_the_visit_and_are_limited(app_env: Path, synth_data: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HAR_HOSTED", "1")
     monkeypatch.setenv("HAR_TEACH_MAX_MODELS", "1")
@@ -147,7 +142,7 @@ def test_hosted_models_stay_in_the_visit_and_are_limited(env: Path, synth_data: 
     at.button(key="teach_go").click().run()
     assert not errors(at), errors(at)
     kept = at.session_state["_har_session_models"]["mine"]
-    assert (kept / "model.keras").is_file() and list(env.iterdir()) == []  # the visit's folder, not weights/
+    assert (kept / "model.keras").is_file() and list(app_env.iterdir()) == []  # the visit's folder, not weights/
     assert "kept for this browser session" in " ".join(c.value for c in at.caption)
     at.text_input(key="teach_model_name").set_value("another")
     at.button(key="teach_go").click().run()

@@ -16,11 +16,6 @@ from streamlit.testing.v1 import AppTest
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Train.py")
 
 
-@pytest.fixture
-def env(app_env: Path) -> Path:
-    return app_env
-
-
 def page() -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception, at.exception
@@ -43,7 +38,7 @@ def run_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 300
 
 
 @pytest.mark.slow
-def test_train_a_model_end_to_end(env: Path) -> None:
+def test_train_a_model_end_to_end(app_env: Path) -> None:
     at = page()
     assert sorted(at.multiselect(key="train_classes").value) == ["Left", "Right", "Up"]
     from har_core.architectures import ARCHITECTURES, DEFAULT_ARCH
@@ -71,8 +66,8 @@ def test_train_a_model_end_to_end(env: Path) -> None:
     assert "test accuracy on 6 clips" in lines and "group holdout: test groups" in lines
     charts = at.get("plotly_chart")
     assert len(charts) == 3  # loss, accuracy, confusion matrix
-    assert (env / "tiny" / "model.keras").is_file()
-    meta = json.loads((env / "tiny" / "model.json").read_text())
+    assert (app_env / "tiny" / "model.keras").is_file()
+    meta = json.loads((app_env / "tiny" / "model.json").read_text())
     assert meta["training"]["epochs_run"] == 2 and meta["architecture"] == "lrcn"
     assert meta["training"]["augment"]["name"] == "flip"
     table = at.dataframe[-1].value
@@ -84,10 +79,10 @@ def test_train_a_model_end_to_end(env: Path) -> None:
     at.text_input(key="train_name").set_value("tiny")
     at.button(key="train_start").click().run()
     assert any("already exists" in e for e in texts(at, "error"))
-    assert json.loads((env / "tiny" / "model.json").read_text())["saved_at"] == meta["saved_at"]
+    assert json.loads((app_env / "tiny" / "model.json").read_text())["saved_at"] == meta["saved_at"]
 
 
-def test_empty_states(env: Path, tmp_path: Path) -> None:
+def test_empty_states(app_env: Path, tmp_path: Path) -> None:
     at = page()
     assert any("No training has run" in c for c in texts(at, "caption"))
     assert any("No saved models yet" in i for i in texts(at, "info"))
@@ -102,7 +97,7 @@ def test_empty_states(env: Path, tmp_path: Path) -> None:
     ("too few groups", "none left for training"),
     ("bad name", "not a path"),
 ])
-def test_user_errors_are_one_line(env: Path, setup: str, message: str) -> None:
+def test_user_errors_are_one_line(app_env: Path, setup: str, message: str) -> None:
     at = page()
     if setup == "one class":
         at.multiselect(key="train_classes").set_value(["Left"])
@@ -115,21 +110,21 @@ def test_user_errors_are_one_line(env: Path, setup: str, message: str) -> None:
     at.button(key="train_start").click().run()
     assert any(message in e for e in texts(at, "error")), texts(at, "error")
     assert any("No training has run" in c for c in texts(at, "caption"))
-    assert [p.name for p in env.iterdir()] == []
+    assert [p.name for p in app_env.iterdir()] == []
 
 
-def test_training_turned_off_when_hosted(env: Path, monkeypatch: pytest.MonkeyPatch, synth_bundle: Path) -> None:
+def test_training_turned_off_when_hosted(app_env: Path, monkeypatch: pytest.MonkeyPatch, synth_bundle: Path) -> None:
     monkeypatch.setenv("HAR_HOSTED", "1")
-    shutil.copytree(synth_bundle, env / "synthetic")
+    shutil.copytree(synth_bundle, app_env / "synthetic")
     at = page()
     assert any("Training is turned off" in i for i in texts(at, "info"))
     assert not [b for b in at.button if b.key == "train_start"]
     assert list(at.dataframe[-1].value["model"]) == ["synthetic"]
 
 
-def test_broken_bundle_is_reported_and_others_compared(env: Path, synth_bundle: Path) -> None:
-    shutil.copytree(synth_bundle, env / "good")
-    broken = env / "broken"
+def test_broken_bundle_is_reported_and_others_compared(app_env: Path, synth_bundle: Path) -> None:
+    shutil.copytree(synth_bundle, app_env / "good")
+    broken = app_env / "broken"
     shutil.copytree(synth_bundle, broken)
     (broken / "model.json").write_text("{ truncated")
     at = page()
@@ -137,8 +132,8 @@ def test_broken_bundle_is_reported_and_others_compared(env: Path, synth_bundle: 
     assert list(at.dataframe[-1].value["model"]) == ["good"]
 
 
-def test_measure_speed(env: Path, synth_bundle: Path) -> None:
-    shutil.copytree(synth_bundle, env / "synthetic")
+def test_measure_speed(app_env: Path, synth_bundle: Path) -> None:
+    shutil.copytree(synth_bundle, app_env / "synthetic")
     at = page()
     column = "clips/s (batch 8)"
     assert at.dataframe[-1].value[column].isna().all()
@@ -149,14 +144,14 @@ def test_measure_speed(env: Path, synth_bundle: Path) -> None:
     assert any("predict_on_batch" in c for c in texts(at, "caption"))
 
 
-def test_interrupted_training_is_explained(env: Path, synth_bundle: Path) -> None:
-    shutil.copytree(synth_bundle, env / "kept")
+def test_interrupted_training_is_explained(app_env: Path, synth_bundle: Path) -> None:
+    shutil.copytree(synth_bundle, app_env / "kept")
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
-    (env / ".jobs").mkdir()
+    (app_env / ".jobs").mkdir()
     status = {"request": {"name": "lost", "arch": "convlstm", "data_dir": "/x"}, "state": "running",
               "pid": proc.pid, "started_at": "2026-01-02T03:04:05Z", "epoch": 4, "epochs": 30}
-    (env / ".jobs" / "last.json").write_text(json.dumps(status))
+    (app_env / ".jobs" / "last.json").write_text(json.dumps(status))
     at = page()
     warning = " ".join(texts(at, "warning"))
     assert "The last training (lost, CONVLSTM, started at 2026-01-02T03:04:05Z) was interrupted at epoch 4 of 30" \
