@@ -135,6 +135,10 @@ def _validate_meta(meta: dict[str, Any], where: Path) -> None:
         raise HarError(f"bundle {where.name}: model.json needs 'sampler' with sequence_length, image_size, color_order")
     if sampler["color_order"] != "RGB":
         raise HarError(f"bundle {where.name}: colour order {sampler['color_order']!r} is not supported")
+    try:
+        ClipSampler.from_meta(sampler)
+    except (TypeError, ValueError) as exc:
+        raise HarError(f"bundle {where.name}: model.json's sampler cannot be read: {exc}") from None
     if not isinstance(meta.get("architecture"), str):
         raise HarError(f"bundle {where.name}: model.json needs 'architecture'")
 

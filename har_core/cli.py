@@ -15,6 +15,7 @@ from .architectures import ARCHITECTURES, DEFAULT_ARCH
 from .augment import AUGMENT_LABELS, AUGMENTS
 from .config import default_model_dir, settings
 from .errors import HarError
+from .importer import SAMPLINGS
 from .report import format_metric
 from .trainconfig import TrainConfig
 from .teach import KIND_TITLES
@@ -169,14 +170,14 @@ def cmd_calibrate(a: argparse.Namespace) -> dict[str, Any]:
 def cmd_import(a: argparse.Namespace) -> dict[str, Any]:
     from .importer import import_model
 
-    out = import_model(a.model, a.out, a.classes, bgr=not a.rgb, scale=a.scale,
+    out = import_model(a.model, a.out, a.classes, bgr=not a.rgb, scale=a.scale, sampling=a.sampling,
                        command="python -m har_core " + shlex.join(sys.argv[1:]))
     from .bundle import read_meta
 
     meta = read_meta(out)
     s = meta["sampler"]
     print(f"imported {Path(a.model).name} as {out}: {len(a.classes)} classes, {s['sequence_length']} frames of "
-          f"{s['image_size']} px, {meta['imported']['preprocessing']}")
+          f"{s['image_size']} px ({meta['imported']['sampling']} sampling), {meta['imported']['preprocessing']}")
     return {"bundle": str(out), "classes": a.classes, "sampler": s, "imported": meta["imported"]}
 
 
@@ -361,12 +362,16 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--outliers", nargs="+", required=True, metavar="DIR",
                     help="folders of clips of activities the model does not know")
     sp.add_argument("--cache", default=None)
-    sp = add("import", "turn a model trained elsewhere (the tutorial's .keras or legacy .h5) into a bundle")
-    sp.add_argument("model", help="a .keras or .h5 file")
+    sp = add("import", "turn a model trained elsewhere (the tutorial's .keras, legacy .h5 or SavedModel) into a "
+                       "bundle")
+    sp.add_argument("model", help="a .keras or .h5 file, a tf.keras SavedModel folder, or a .zip of one")
     sp.add_argument("--out", required=True, help="bundle folder to write (must not exist)")
     sp.add_argument("--classes", nargs="+", required=True, help="the model's classes, in output order")
     sp.add_argument("--rgb", action="store_true", help="the model was trained on RGB frames (the tutorial: BGR)")
     sp.add_argument("--scale", type=float, default=1 / 255, help="the model's input scale (the tutorial: 1/255)")
+    sp.add_argument("--sampling", choices=list(SAMPLINGS), default="tutorial",
+                    help="a clip's frames: the tutorial's (every n//L-th frame from the first, linear resize) or "
+                         "the app's (evenly spread, area resize)")
     sp = add("evaluate", "score a model on the classes it knows")
     sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
     sp.add_argument("--model", default=None)

@@ -156,7 +156,7 @@ def annotate(
     sampled: list[np.ndarray] = []
     n = 0
     report(0.0, "reading frames")
-    for n, frame in iter_every(video, step, sampler.image_size):
+    for n, frame in iter_every(video, step, sampler):
         if frame is not None:
             sampled.append(frame)
         if max_seconds is not None and n / fps > max_seconds:
@@ -238,7 +238,7 @@ class StreamClassifier:
                 return False
             self._next_keep = timestamp + self.interval if self._next_keep is None else max(
                 self._next_keep + self.interval, timestamp)
-        frame = to_model_frame(bgr, self.sampler.image_size)
+        frame = to_model_frame(bgr, self.sampler)
         with self._lock:
             self._version += 1
             self._frames.append((self._version, frame))

@@ -17,7 +17,6 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .config import IMAGE_SIZE
 from .errors import HarError
 from .sampling import ClipSampler
 
@@ -59,9 +58,14 @@ class SampledClip:
         return self.source_frames < 0.9 * self.claimed_frames
 
 
-def to_model_frame(bgr: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
-    """The one conversion from a decoded BGR frame to the model's input: size×size RGB uint8."""
-    small = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+_INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
+
+
+def to_model_frame(bgr: np.ndarray, sampler: ClipSampler = ClipSampler()) -> np.ndarray:
+    """The one conversion from a decoded BGR frame to the model's input: RGB uint8 of the sampler's size, resized
+    the sampler's way."""
+    size = sampler.image_size
+    small = cv2.resize(bgr, (size, size), interpolation=_INTERPOLATION[sampler.resize])
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
 
 
@@ -155,7 +159,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     return VideoInfo(frames=frames, frames_reported=head.frames, fps=head.fps, width=head.width, height=head.height)
 
 
-def _read_at(path: str | os.PathLike, wanted: set[int], size: int) -> tuple[dict[int, np.ndarray], int]:
+def _read_at(path: str | os.PathLike, wanted: set[int], sampler: ClipSampler) -> tuple[dict[int, np.ndarray], int]:
     """Decode sequentially, converting only the `wanted` frames; return them and the decoded count."""
     cap = open_capture(path)
     got: dict[int, np.ndarray] = {}
@@ -165,7 +169,7 @@ def _read_at(path: str | os.PathLike, wanted: set[int], size: int) -> tuple[dict
             if n in wanted:
                 ok, frame = cap.retrieve()
                 if ok and frame is not None:
-                    got[n] = to_model_frame(frame, size)
+                    got[n] = to_model_frame(frame, sampler)
             n += 1
     finally:
         cap.release()
@@ -178,9 +182,8 @@ def sample_clip(path: str | os.PathLike, sampler: ClipSampler = ClipSampler()) -
     One pass when the container's frame count is right; a second pass when it lied.
     """
     hint = read_header(path).frames
-    size = sampler.image_size
     wanted = set(sampler.clip_indices(hint).tolist()) if hint > 0 else set()
-    got, n = _read_at(path, wanted, size)
+    got, n = _read_at(path, wanted, sampler)
     name = Path(path).name
     if n == 0:
         raise HarError(f"no frame could be decoded from {name}: not a video, or damaged")
@@ -191,7 +194,7 @@ def sample_clip(path: str | os.PathLike, sampler: ClipSampler = ClipSampler()) -
     indices = sampler.clip_indices(n)
     missing = set(indices.tolist()) - got.keys()
     if missing:
-        more, _ = _read_at(path, missing, size)
+        more, _ = _read_at(path, missing, sampler)
         got.update(more)
         missing -= more.keys()
     if missing:
@@ -213,7 +216,7 @@ def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
         cap.release()
 
 
-def iter_every(path: str | os.PathLike, step: int, size: int = IMAGE_SIZE) -> Iterator[tuple[int, np.ndarray | None]]:
+def iter_every(path: str | os.PathLike, step: int, sampler: ClipSampler) -> Iterator[tuple[int, np.ndarray | None]]:
     """(index, model frame) for every decoded frame; the frame is converted only when index % step == 0."""
     cap = open_capture(path)
     n = 0
@@ -222,7 +225,7 @@ def iter_every(path: str | os.PathLike, step: int, size: int = IMAGE_SIZE) -> It
             frame = None
             if n % step == 0:
                 ok, bgr = cap.retrieve()
-                frame = to_model_frame(bgr, size) if ok and bgr is not None else None
+                frame = to_model_frame(bgr, sampler) if ok and bgr is not None else None
             yield n, frame
             n += 1
     finally:

@@ -21,27 +21,27 @@ st.title(":material/movie: Predict")
 st.caption("Classify a whole video: the model scores sliding windows sampled like its training clips, the label "
            "is drawn on every frame, and the charts show how sure it is and how that changes over time.")
 
-MODEL_FILES = (".keras", ".h5", ".hdf5")
-
-
 def add_model() -> None:
     """Import a model trained elsewhere (the paper's tutorial code), preview it on an example clip, keep it."""
     from har_core.bundle import check_name, load_bundle
     from har_core.examples import examples as example_clips
-    from har_core.importer import import_model
+    from har_core.importer import MODEL_SUFFIXES, import_model
     from har_core.inference import classify
 
-    with st.expander("Add a model trained elsewhere (.keras, or a tf.keras .h5 such as the paper's tutorial "
-                     "writes)", icon=":material/upload_file:"):
+    with st.expander("Add a model trained elsewhere (.keras, or a tf.keras .h5 or SavedModel such as the paper's "
+                     "tutorial writes)", icon=":material/upload_file:"):
         up = st.file_uploader("Model file", key="import_file", max_upload_size=max(1, int(cfg.max_import_mb)),
-                              help=f".keras or .h5, up to {cfg.max_import_mb:g} MB. Only standard Keras layers are "
-                                   "read; nothing in the file is run.")
+                              help=f".keras, .h5, or a SavedModel folder zipped; up to {cfg.max_import_mb:g} MB. Only "
+                                   "standard Keras layers are read; nothing in the file is run.")
         classes_text = st.text_area("Its classes, in the order of its outputs (one per line)", key="import_classes",
                                     height=110)
         c1, c2 = st.columns(2)
         name = c1.text_input("Name", key="import_name", placeholder="my_lrcn")
         rgb = c2.checkbox("Trained on RGB frames", key="import_rgb",
                           help="The tutorial reads frames with OpenCV, which gives BGR: leave this off for its models.")
+        sampling = "even" if c2.checkbox("Pick frames the app's way", key="import_even", help=(
+            "Off: a clip's frames as the tutorial's frames_extraction picks them (every n/20-th frame from the "
+            "first, linear resize), what its models learnt from. On: spread evenly, area resize.")) else "tutorial"
         if st.button("Import and try it", icon=":material/science:", disabled=up is None, key="import_go"):
             st.session_state.pop("import_preview", None)
             with ui.user_errors():
@@ -50,14 +50,15 @@ def add_model() -> None:
                     raise HarError(f"a model named {name!r} already exists; choose another name")
                 classes = [c.strip() for c in classes_text.splitlines() if c.strip()]
                 source = ui.session_folder().save_upload(up.getvalue(), up.name, int(cfg.max_import_mb * MB),
-                                                          allowed=MODEL_FILES, what="model file")
+                                                          allowed=MODEL_SUFFIXES, what="model file")
                 staged = ui.session_folder().new_path("imported", "")
                 with st.spinner("Reading the model…"):
-                    import_model(source, staged, classes, bgr=not rgb)
+                    import_model(source, staged, classes, bgr=not rgb, sampling=sampling)
                     clip = next(iter(example_clips()), None)
                     pred = classify(load_bundle(staged), clip.path)[0] if clip else None
                 st.session_state.import_preview = {"name": name, "staged": str(staged), "source": str(source),
-                                                   "classes": classes, "rgb": rgb, "clip": clip.title if clip else None,
+                                                   "classes": classes, "rgb": rgb, "sampling": sampling,
+                                                   "clip": clip.title if clip else None,
                                                    "pred": (pred.label, pred.confidence) if pred else None}
         preview = st.session_state.get("import_preview")
         if not preview:
@@ -72,7 +73,7 @@ def add_model() -> None:
                     ui.session_models()[preview["name"]] = Path(preview["staged"])
                 else:
                     import_model(preview["source"], ui.registry().path_for(preview["name"]), preview["classes"],
-                                 bgr=not preview["rgb"])
+                                 bgr=not preview["rgb"], sampling=preview["sampling"])
                 st.session_state.pop("import_preview")
                 ui.choose_next(preview["name"], "predict_model")
                 st.rerun()

@@ -53,38 +53,131 @@ def tutorial_convlstm(frames: int = 20, size: int = 64, classes: int = 3):
     return model
 
 
-def tutorial_input(rgb_frames: np.ndarray) -> np.ndarray:
-    """What the tutorial feeds its model: the frames as OpenCV reads them (BGR), divided by 255."""
-    return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in rgb_frames]).astype("float32")[None] / 255
+def frames_extraction(video_path: Path, frames: int = 20, size: int = 64) -> np.ndarray:
+    """The tutorial's frames_extraction as it is written: seek to every max(count // 20, 1)-th frame, resize
+    (OpenCV's default, linear), divide by 255; frames stay BGR."""
+    frames_list = []
+    video_reader = cv2.VideoCapture(str(video_path))
+    video_frames_count = int(video_reader.get(cv2.CAP_PROP_FRAME_COUNT))
+    skip_frames_window = max(int(video_frames_count / frames), 1)
+    for frame_counter in range(frames):
+        video_reader.set(cv2.CAP_PROP_POS_FRAMES, frame_counter * skip_frames_window)
+        success, frame = video_reader.read()
+        if not success:
+            break
+        resized_frame = cv2.resize(frame, (size, size))
+        frames_list.append(resized_frame / 255)
+    video_reader.release()
+    return np.asarray(frames_list)
+
+
+def save_as(model, fmt: str, folder: Path) -> Path:
+    """Save a tf.keras 2 model the ways its users hold it: .h5, .keras, a SavedModel folder, or that folder
+    zipped (how one uploads a folder)."""
+    import shutil
+
+    if fmt in (".h5", ".keras"):
+        model.save(folder / f"tutorial_model{fmt}")
+        return folder / f"tutorial_model{fmt}"
+    model.save(folder / "tutorial_model")  # a folder: tf.keras 2 writes a SavedModel
+    if fmt == "savedmodel":
+        return folder / "tutorial_model"
+    return Path(shutil.make_archive(str(folder / "tutorial_model"), "zip", folder, "tutorial_model"))
 
 
 @pytest.fixture(scope="module")
-def clips() -> list[np.ndarray]:
-    """Three clips' frames as the app's sampler hands them to a model: uint8 RGB, 20 x 64 x 64."""
-    return [np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), (64, 64), interpolation=cv2.INTER_AREA)
-                      for f in frames_for(label, n=20, seed=7)]) for label in CLASSES]
+def videos(tmp_path_factory) -> list[Path]:
+    """Three synthetic AVIs of different lengths (61 frames: the tutorial's window is 3; 45: 2; 137: 6)."""
+    from synth import make_video
+
+    root = tmp_path_factory.mktemp("import_videos")
+    return [make_video(root / f"{label}.avi", label, n=n, seed=7) for label, n in zip(CLASSES, (61, 45, 137))]
 
 
-@pytest.mark.parametrize("build, suffix", [(tutorial_lrcn, ".h5"), (tutorial_convlstm, ".h5"),
-                                           (tutorial_lrcn, ".keras")])
-def test_imported_model_predicts_what_the_authors_code_predicts(build, suffix, clips, tmp_path):
+def assert_same_as_the_authors_code(original, bundle, videos: list[Path]) -> None:
+    from har_core.inference import classify
+
+    for video in videos:
+        theirs = original.predict(frames_extraction(video)[None], verbose=0)[0]
+        ours = np.asarray(classify(bundle, video)[0].probs)
+        assert np.abs(theirs - ours).max() < 1e-4 and theirs.argmax() == ours.argmax(), video.name
+
+
+@pytest.mark.parametrize("build, fmt", [(tutorial_lrcn, ".h5"), (tutorial_convlstm, ".h5"), (tutorial_lrcn, ".keras"),
+                                        (tutorial_lrcn, "savedmodel"), (tutorial_convlstm, "zip")])
+def test_imported_model_predicts_what_the_authors_code_predicts(build, fmt, videos, tmp_path):
+    """The whole chain: the tutorial's own frame choice, resize, BGR and scale (its frames_extraction and
+    model.predict) against the app's classify on the imported bundle, clip by clip."""
     from har_core.bundle import load_bundle
     from har_core.cli import cmd_import, parser
 
     tf_keras.utils.set_random_seed(3)
     original = build()
-    source = tmp_path / f"tutorial_model{suffix}"
-    original.save(source)
+    source = save_as(original, fmt, tmp_path)
     out = tmp_path / "imported"
     result = cmd_import(parser().parse_args(["import", str(source), "--out", str(out), "--classes", *CLASSES]))
     bundle = load_bundle(out)
     assert bundle.classes == CLASSES and (bundle.sampler.frames, bundle.sampler.image_size) == (20, 64)
+    assert (bundle.sampler.spread, bundle.sampler.resize) == ("stride", "linear")
     assert result["imported"]["preprocessing"] == "RGB -> BGR, then x * 0.00392157, inside the bundle"
-    for clip in clips:
-        theirs = original.predict(tutorial_input(clip), verbose=0)[0]
-        ours = np.asarray(bundle.model.predict_on_batch(clip[None]))[0]
-        assert np.abs(theirs - ours).max() < 1e-4 and theirs.argmax() == ours.argmax()
+    assert_same_as_the_authors_code(original, bundle, videos)
     assert json.loads((out / "model.json").read_text())["architecture"] == "imported"
+
+
+@pytest.mark.realdata
+def test_on_real_clips_too(shared_data, tmp_path):
+    """Real UCF50 clips (XviD AVIs, as the tutorial read them): four of each class, the same probabilities."""
+    from har_core.bundle import load_bundle
+    from har_core.importer import import_model
+
+    tf_keras.utils.set_random_seed(5)
+    original = tutorial_lrcn(classes=4)
+    classes = ["HorseRace", "PizzaTossing", "PlayingPiano", "PlayingViolin"]
+    bundle = load_bundle(import_model(save_as(original, ".h5", tmp_path), tmp_path / "real", classes))
+    assert_same_as_the_authors_code(original, bundle, [p for c in classes
+                                                       for p in sorted((shared_data / c).glob("*.avi"))[::25]])
+
+
+def test_the_apps_own_sampling_can_be_chosen(videos, tmp_path):
+    from har_core.bundle import load_bundle
+    from har_core.importer import import_model
+    from har_core.video import sample_clip
+
+    source = save_as(tutorial_lrcn(), ".h5", tmp_path)
+    bundle = load_bundle(import_model(source, tmp_path / "even", CLASSES, sampling="even"))
+    assert (bundle.sampler.spread, bundle.sampler.resize) == ("centred", "area")
+    assert sample_clip(videos[0], bundle.sampler).indices.tolist() == [int((i + 0.5) * 61 / 20) for i in range(20)]
+    with pytest.raises(HarError, match="unknown sampling 'random': choose tutorial or even"):
+        import_model(source, tmp_path / "bad", CLASSES, sampling="random")
+
+
+def test_a_savedmodel_is_refused_when_its_layers_cannot_be_read_safely(tmp_path):
+    """A folder that is not a SavedModel, one without Keras metadata (its graph would have to run), and zips
+    that are not a SavedModel or would write outside their folder: one line each, nothing written."""
+    import zipfile
+
+    from har_core.importer import import_model
+
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(HarError, match="photos is a folder but not a SavedModel"):
+        import_model(tmp_path / "photos", tmp_path / "a", CLASSES)
+    bare = tmp_path / "exported"
+    (bare / "variables").mkdir(parents=True)
+    (bare / "saved_model.pb").write_bytes(b"\x08\x01")
+    with pytest.raises(HarError, match="exported is a SavedModel without Keras metadata"):
+        import_model(bare, tmp_path / "b", CLASSES)
+    (bare / "keras_metadata.pb").write_bytes(b"not a protobuf")
+    with pytest.raises(HarError, match="exported"):
+        import_model(bare, tmp_path / "c", CLASSES)
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as z:
+        z.writestr("../outside/saved_model.pb", b"x")
+    with pytest.raises(HarError, match="evil.zip has paths outside its folder"):
+        import_model(tmp_path / "evil.zip", tmp_path / "d", CLASSES)
+    with zipfile.ZipFile(tmp_path / "notes.zip", "w") as z:
+        z.writestr("notes.txt", b"x")
+    with pytest.raises(HarError, match="notes.zip holds no SavedModel"):
+        import_model(tmp_path / "notes.zip", tmp_path / "e", CLASSES)
+    assert not (tmp_path / "outside").exists() and not any((tmp_path / n).exists() for n in "abcde")
 
 
 def test_import_refuses_what_it_cannot_take(tmp_path, monkeypatch):
@@ -101,7 +194,7 @@ def test_import_refuses_what_it_cannot_take(tmp_path, monkeypatch):
     with pytest.raises(HarError, match="notes.h5 is not a model file"):
         import_model(text, tmp_path / "c", CLASSES)
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(HarError, match="import a .keras or .h5 file"):
+    with pytest.raises(HarError, match="import a .keras or .h5 file, or a SavedModel folder"):
         import_model(tmp_path / "notes.txt", tmp_path / "d", CLASSES)
     monkeypatch.setenv("HAR_MAX_IMPORT_MB", "0.1")
     with pytest.raises(HarError, match=r"at most 0.1 MB is imported \(HAR_MAX_IMPORT_MB\)"):
@@ -124,18 +217,22 @@ def test_a_lambda_layer_is_refused_not_run(tmp_path):
 @pytest.mark.parametrize("hosted", ["0", "1"])
 def test_the_predict_page_imports_previews_and_keeps_a_model(hosted, tmp_path, monkeypatch):
     """Upload, classes, name -> one prediction on an example clip -> kept in weights/ (or, hosted, in the
-    visitor's session only) and chosen in the model menu. A wrong class list is one error; nothing is kept."""
+    visitor's session only) and chosen in the model menu. A wrong class list is one error; nothing is kept.
+    Locally the tutorial's .h5, hosted its SavedModel folder zipped."""
     from streamlit.testing.v1 import AppTest
 
     weights = tmp_path / "weights"
     weights.mkdir()
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
     monkeypatch.setenv("HAR_HOSTED", hosted)
-    source = tmp_path / "LRCN_model___Loss_0.37___Accuracy_0.918.h5"
-    tutorial_lrcn().save(source)
+    if hosted == "0":
+        source = tmp_path / "LRCN_model___Loss_0.37___Accuracy_0.918.h5"
+        tutorial_lrcn().save(source)
+    else:
+        source = save_as(tutorial_lrcn(), "zip", tmp_path)
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "3_Predict.py"),
                            default_timeout=180).run()
-    at.file_uploader(key="import_file").set_value((source.name, source.read_bytes(), "application/x-hdf5")).run()
+    at.file_uploader(key="import_file").set_value((source.name, source.read_bytes(), "application/octet-stream")).run()
     at.text_area(key="import_classes").set_value("Left\nRight")
     at.text_input(key="import_name").set_value("tutorial_lrcn")
     at.button(key="import_go").click().run()

@@ -59,3 +59,19 @@ def test_recorded_whole_in_model_json_and_read_back():
     assert ClipSampler.from_meta(meta) == s
     old = {k: v for k, v in meta.items() if k not in ("window_seconds", "smooth")}  # a bundle from before
     assert ClipSampler.from_meta(old) == ClipSampler(16, 224)
+    tutorial = ClipSampler(20, 64, spread="stride", resize="linear")
+    assert ClipSampler.from_meta(tutorial.as_meta()) == tutorial
+    assert tutorial.as_meta()["resize"] == "cv2.INTER_LINEAR"
+    with pytest.raises(ValueError, match="unknown frame rule"):
+        ClipSampler.from_meta({**meta, "rule": "every other frame"})
+
+
+def test_the_tutorials_whole_clip_rule():
+    """frames_extraction: window = max(count // 20, 1), frame i * window; a clip shorter than 20 frames repeats its
+    last frame (the tutorial itself would drop it)."""
+    s = ClipSampler(20, 64, spread="stride")
+    assert s.clip_indices(199).tolist() == [9 * i for i in range(20)]
+    assert s.clip_indices(40).tolist() == list(range(0, 40, 2))
+    assert s.clip_indices(12).tolist() == list(range(12)) + [11] * 8
+    with pytest.raises(ValueError):
+        ClipSampler(20, 64, spread="random")
