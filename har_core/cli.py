@@ -13,7 +13,7 @@ from typing import Any
 
 from .architectures import ARCHITECTURES, DEFAULT_ARCH
 from .augment import AUGMENT_LABELS, AUGMENTS
-from .config import default_model_dir, settings
+from .config import default_model_dir
 from .errors import HarError
 from .importer import SAMPLINGS
 from .report import format_metric
@@ -275,12 +275,10 @@ def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_download(a: argparse.Namespace) -> dict[str, Any]:
-    from .download import download
+    from .sources import fetch_link
 
-    s = settings()
-    path = download(a.url, a.cache, max_seconds=a.max_seconds or s.max_video_seconds,
-                    allowed_hosts=s.allowed_url_hosts if s.hosted else None, allow_private=not s.hosted,
-                    progress=lambda f, what: _bar(f * 100, 100, what) if int(f * 100) % 25 == 0 else None)
+    path = fetch_link(a.url, a.cache, max_seconds=a.max_seconds,
+                      progress=lambda f, what: _bar(f * 100, 100, what) if int(f * 100) % 25 == 0 else None)
     print(path)
     return {"path": str(path)}
 

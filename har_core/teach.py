@@ -27,7 +27,7 @@ from .dataset import Clip, extract, group_of
 from .errors import HarError
 from .examples import examples as shipped_examples
 from .sampling import ClipSampler
-from .video import probe
+from .video import duration
 
 KINDS = {"scene": "imagenet_segments_lite2", "motion": "imagenet_motion_lite2"}
 KIND_TITLES = {"scene": "What is in view (objects, places, sports)",
@@ -84,7 +84,7 @@ def check_examples(examples: dict[str, list[Path]], limits: Limits | None = None
         if len(paths) < MIN_EXAMPLES:
             raise HarError(f"{name.strip()} has {len(paths)} example(s): give it at least {MIN_EXAMPLES}")
         for path in paths:
-            seconds = probe(path).duration  # a HarError names an unreadable file
+            seconds = duration(path)  # a HarError names an unreadable file
             if seconds > limits.max_clip_seconds:
                 raise HarError(f"{Path(path).name} is {seconds:.0f} s long: examples may be at most "
                                f"{limits.max_clip_seconds:.0f} s (cut it to the activity)")

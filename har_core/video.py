@@ -132,11 +132,18 @@ def read_header(path: str | os.PathLike) -> Header:
         cap.release()
 
 
+def duration(path: str | os.PathLike) -> float:
+    """Seconds of video: the container's claim (cheap, no decoding), or, when it claims no frame count (a
+    browser's WebM), the frames decoded."""
+    head = read_header(path)
+    return head.duration if head.frames > 0 else probe(path).duration
+
+
 def check_length(path: str | os.PathLike, max_seconds: float, shown_name: str | None = None) -> float:
-    """A video's duration as its container claims it (cheap: checked before any decoding), refused past
-    `max_seconds`; errors name the file as the user knows it (`shown_name`), not the stored copy."""
+    """A video's duration (see `duration`), refused past `max_seconds`; errors name the file as the user knows
+    it (`shown_name`), not the stored copy."""
     try:
-        seconds = read_header(path).duration
+        seconds = duration(path)
     except HarError as exc:
         raise HarError(str(exc).replace(Path(path).name, shown_name or Path(path).name)) from None
     if seconds > max_seconds:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from har_core import report, ui
+from har_core import report, sources, ui
 from har_core.architectures import ARCHITECTURES
 from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.config import settings
-from har_core.dataset import scan
 from har_core.errors import HarError
 from har_core.examples import Example, examples
 from har_core.registry import preference
@@ -102,7 +101,7 @@ left.metric("Predictions run on", device)
 if detail:
     left.caption(detail.rstrip(")"))
 try:
-    index = scan(cfg.data_dirs)
+    index = sources.dataset()
     right.metric("Dataset", f"{len(index.clips)} clips · {len(index.classes)} classes")
     right.caption("from " + ", ".join(f"`{d}`" for d in cfg.data_dirs))
 except HarError as exc:

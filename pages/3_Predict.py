@@ -6,14 +6,10 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from har_core import ui
+from har_core import sources, ui
 from har_core.config import VIDEO_EXTENSIONS, settings
-from har_core.dataset import scan
 from har_core.errors import HarError
 from har_core.examples import examples
-from har_core.video import check_length
-
-MB = 1024 * 1024
 
 ui.page_setup("Predict", ":material/movie:")
 cfg = settings()
@@ -25,7 +21,7 @@ def add_model() -> None:
     """Import a model trained elsewhere (the paper's tutorial code), preview it on an example clip, keep it."""
     from har_core.bundle import check_name, load_bundle
     from har_core.examples import examples as example_clips
-    from har_core.importer import MODEL_SUFFIXES, import_model
+    from har_core.importer import import_model
     from har_core.inference import classify
 
     with st.expander("Add a model trained elsewhere (.keras, or a tf.keras .h5 or SavedModel such as the paper's "
@@ -49,8 +45,7 @@ def add_model() -> None:
                 if name in ui.session_models() or (not cfg.hosted and ui.registry().path_for(name).exists()):
                     raise HarError(f"a model named {name!r} already exists; choose another name")
                 classes = [c.strip() for c in classes_text.splitlines() if c.strip()]
-                source = ui.session_folder().save_upload(up.getvalue(), up.name, int(cfg.max_import_mb * MB),
-                                                          allowed=MODEL_SUFFIXES, what="model file")
+                source = sources.save_model_upload(ui.session_folder(), up.getvalue(), up.name)
                 staged = ui.session_folder().new_path("imported", "")
                 with st.spinner("Reading the model…"):
                     import_model(source, staged, classes, bgr=not rgb, sampling=sampling)
@@ -95,23 +90,19 @@ def uploaded_video() -> tuple[Path, str] | None:
         return None
     saved = st.session_state.get("predict_saved_upload")
     if not saved or saved[0] != up.file_id:
-        path = ui.session_folder().save_upload(up.getvalue(), up.name, max_bytes=int(cfg.max_upload_mb * MB))
+        path = sources.save_upload(ui.session_folder(), up.getvalue(), up.name)
         st.session_state.predict_saved_upload = (up.file_id, str(path))
         saved = st.session_state.predict_saved_upload
     return Path(saved[1]), up.name
 
 
 def linked_video() -> tuple[Path, str] | None:
-    from har_core.download import download
-
     hosts = f" Allowed sites: {', '.join(cfg.allowed_url_hosts)}." if cfg.hosted else ""
     url = st.text_input("Link to a video", key="predict_url", placeholder="https://www.youtube.com/watch?v=…",
                         help="A YouTube link or a direct link to a video file." + hosts).strip()
     if st.button("Fetch the video", icon=":material/language:", disabled=not url):
         bar = st.progress(0.0, text="Contacting the site…")
-        path = download(url, max_seconds=cfg.max_video_seconds, max_bytes=int(cfg.max_upload_mb * MB),
-                        allowed_hosts=cfg.allowed_url_hosts if cfg.hosted else None, allow_private=not cfg.hosted,
-                        progress=lambda f, what: bar.progress(f, text=f"{what.capitalize()}… {f * 100:.0f}%"))
+        path = sources.fetch_link(url, progress=lambda f, what: bar.progress(f, text=f"{what.capitalize()}… {f * 100:.0f}%"))
         bar.empty()
         st.session_state.predict_link = (url, str(path))
     fetched = st.session_state.get("predict_link")
@@ -132,7 +123,7 @@ def example_video() -> tuple[Path, str] | None:
 
 def dataset_video() -> tuple[Path, str] | None:
     try:
-        index = scan(cfg.data_dirs)
+        index = sources.dataset()
     except HarError as exc:
         st.info(f"**No dataset to pick from.** {exc}. The Dataset page says how to get UCF50.", icon=":material/inbox:")
         return None
@@ -145,14 +136,14 @@ def dataset_video() -> tuple[Path, str] | None:
     return clips[i].path, clips[i].path.name
 
 
-SOURCES = {"Example clip": example_video, "Upload": uploaded_video, "Video link": linked_video,
+PICKERS = {"Example clip": example_video, "Upload": uploaded_video, "Video link": linked_video,
            "Dataset clip": dataset_video}
-source = st.radio("Video from", list(SOURCES), horizontal=True, key="predict_source")
+source = st.radio("Video from", list(PICKERS), horizontal=True, key="predict_source")
 chosen = None
 with ui.user_errors():
-    picked = SOURCES[source]()
+    picked = PICKERS[source]()
     if picked is not None:
-        check_length(picked[0], cfg.max_video_seconds, Path(picked[1]).name)
+        sources.check_video(picked[0], Path(picked[1]).name)
         chosen = picked
 if chosen is None:
     st.stop()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from har_core import report, ui
+from har_core import report, sources, ui
 from har_core.bundle import check_name
 from har_core.config import VIDEO_EXTENSIONS, settings
 from har_core.dataset import DatasetIndex, scan
@@ -15,7 +15,6 @@ from har_core.errors import HarError
 from har_core.openset import KNOWN_ACCEPT
 from har_core.teach import KIND_TITLES, MIN_EXAMPLES, Limits
 
-MB = 1024 * 1024
 
 ui.page_setup("Teach", ":material/school:")
 cfg = settings()
@@ -63,7 +62,7 @@ def uploads(activity: dict) -> None:
     saved, errors = [], []
     for f in files:
         try:
-            path = ui.session_folder().save_upload(f.getvalue(), f.name, max_bytes=int(cfg.max_upload_mb * MB))
+            path = sources.save_upload(ui.session_folder(), f.getvalue(), f.name)
             saved.append((str(path), f.name))
         except HarError as exc:
             errors.append(f"{f.name}: {exc}")

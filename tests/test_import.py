@@ -103,8 +103,13 @@ def assert_same_as_the_authors_code(original, bundle, videos: list[Path]) -> Non
         assert np.abs(theirs - ours).max() < 1e-4 and theirs.argmax() == ours.argmax(), video.name
 
 
-@pytest.mark.parametrize("build, fmt", [(tutorial_lrcn, ".h5"), (tutorial_convlstm, ".h5"), (tutorial_lrcn, ".keras"),
-                                        (tutorial_lrcn, "savedmodel"), (tutorial_convlstm, "zip")])
+SLOW = pytest.mark.slow  # the everyday tier keeps one model per file kind; CI runs them all
+
+
+@pytest.mark.parametrize("build, fmt", [(tutorial_lrcn, ".h5"), (tutorial_lrcn, "savedmodel"),
+                                        pytest.param(tutorial_convlstm, ".h5", marks=SLOW),
+                                        pytest.param(tutorial_lrcn, ".keras", marks=SLOW),
+                                        pytest.param(tutorial_convlstm, "zip", marks=SLOW)])
 def test_imported_model_predicts_what_the_authors_code_predicts(build, fmt, videos, tmp_path):
     """The whole chain: the tutorial's own frame choice, resize, BGR and scale (its frames_extraction and
     model.predict) against the app's classify on the imported bundle, clip by clip."""
@@ -214,7 +219,7 @@ def test_a_lambda_layer_is_refused_not_run(tmp_path):
         import_model(source, tmp_path / "out", CLASSES)
 
 
-@pytest.mark.parametrize("hosted", ["0", "1"])
+@pytest.mark.parametrize("hosted", ["0", pytest.param("1", marks=SLOW)])
 def test_the_predict_page_imports_previews_and_keeps_a_model(hosted, tmp_path, monkeypatch):
     """Upload, classes, name -> one prediction on an example clip -> kept in weights/ (or, hosted, in the
     visitor's session only) and chosen in the model menu. A wrong class list is one error; nothing is kept.

@@ -133,3 +133,16 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_duration_decodes_when_the_container_claims_no_frame_count(tmp_path, monkeypatch):
+    """A browser's WebM has no frame count in its header: its length is then counted, not taken as 0 s (which
+    would let any video past a length limit)."""
+    import har_core.video as video
+
+    path = make_video(tmp_path / "v.avi", n=50, fps=25.0)
+    assert video.duration(path) == 2.0
+    monkeypatch.setattr(video, "read_header", lambda p: video.Header(frames=0, fps=25.0, width=96, height=72))
+    assert video.duration(path) == 2.0
+    with pytest.raises(HarError, match="the video is 2 s long; at most 1 s is allowed"):
+        video.check_length(path, 1.0)
