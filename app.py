@@ -4,7 +4,7 @@ Each page is a self-contained script in pages/; `ui.PAGES` lists them once for t
 """
 import streamlit as st
 
-from har_core import ui
+from studio import ui
 
 st.navigation([st.Page(path, title=title, icon=icon, default=path == ui.PAGES[0][0])
                for path, title, icon, _ in ui.PAGES]).run()

@@ -12,13 +12,14 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from har_core import report, ui
+from har_core import report
 from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.config import settings
 from har_core.dataset import scan
 from har_core.errors import HarError
 from har_core.jobs import CANCELLED, FAILED, JobStatus, TrainingJobs, TrainRequest
 from har_core.trainconfig import TrainConfig
+from studio import ui
 
 ui.page_setup("Train", ":material/model_training:")
 POLL_SECONDS = 1.0  # while a job runs

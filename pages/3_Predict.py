@@ -6,10 +6,11 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from har_core import sources, ui
+from har_core import sources
 from har_core.config import VIDEO_EXTENSIONS, settings
 from har_core.errors import HarError
 from har_core.examples import examples
+from studio import ui
 
 ui.page_setup("Predict", ":material/movie:")
 cfg = settings()

@@ -4,10 +4,10 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from har_core import ui
 from har_core.config import settings
 from har_core.errors import HarError
 from har_core.live import LiveAnnotator, frame_callback, ice_servers
+from studio import ui
 
 ui.page_setup("Webcam", ":material/videocam:")
 cfg = settings()

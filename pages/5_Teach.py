@@ -7,13 +7,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from har_core import report, sources, ui
+from har_core import report, sources
 from har_core.bundle import check_name
 from har_core.config import VIDEO_EXTENSIONS, settings
 from har_core.dataset import DatasetIndex, scan
 from har_core.errors import HarError
 from har_core.openset import KNOWN_ACCEPT
 from har_core.teach import KIND_TITLES, MIN_EXAMPLES, Limits
+from studio import ui
 
 
 ui.page_setup("Teach", ":material/school:")

@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import har_core.ui  # noqa: E402,F401  loads pylibsrtp before any test loads TensorFlow (see har_core/ui.py)
+import studio.ui  # noqa: E402,F401  loads pylibsrtp before any test loads TensorFlow (see studio/ui.py)
 
 from har_core.trainconfig import TrainConfig  # noqa: E402
 from synth import CLASSES, make_dataset, make_video  # noqa: E402

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import har_core.ui  # noqa: F401  (first, as in the app: it loads pylibsrtp before any test loads TensorFlow)
+import studio.ui  # noqa: F401  (first, as in the app: it loads pylibsrtp before any test loads TensorFlow)
 from har_core.config import Settings
 from har_core.errors import HarError
 from har_core.live import HOSTED_ICE, LiveAnnotator, ice_servers
@@ -134,12 +134,12 @@ def test_live_annotator_switches_models_without_leaking_threads(synth_bundle: Pa
 @pytest.mark.slow
 def test_webrtc_after_tensorflow_does_not_crash(tmp_path: Path) -> None:
     """Regression: a server that had loaded a model (TensorFlow) died with SIGSEGV when the Webcam page
-    then imported streamlit-webrtc. Pages import har_core.ui first, which prevents it."""
+    then imported streamlit-webrtc. Pages import studio.ui first, which prevents it."""
     import os
     import subprocess
     import sys
 
-    code = "import har_core.ui; import keras; import streamlit_webrtc, aiortc; print('alive')"
+    code = "import studio.ui; import keras; import streamlit_webrtc, aiortc; print('alive')"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "TF_CPP_MIN_LOG_LEVEL": "3"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0 and "alive" in run.stdout, (run.returncode, run.stderr[-1500:])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import har_core.ui  # noqa: F401  (first, as in the app: loads pylibsrtp before TensorFlow; the other order segfaults)
+import studio.ui  # noqa: F401  (first, as in the app: loads pylibsrtp before TensorFlow; the other order segfaults)
 from streamlit.testing.v1 import AppTest
 
 from har_core.bundle import list_bundles, read_meta

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import har_core.ui  # noqa: F401  (first, as in the app: loads pylibsrtp before TensorFlow; the other order segfaults)
+import studio.ui  # noqa: F401  (first, as in the app: loads pylibsrtp before TensorFlow; the other order segfaults)
 
 from har_core.trainconfig import TrainConfig
 from har_core.errors import HarError

@@ -95,7 +95,7 @@ def e2e_weights(tmp_path_factory: pytest.TempPathFactory, synth_bundle: Path) ->
 
 def page_scripts() -> list[Path]:
     """Every page of the app in its menu order (app.py's st.navigation over ui.PAGES), Home first."""
-    from har_core.ui import PAGES
+    from studio.ui import PAGES
 
     return [ROOT / path for path, *_ in PAGES]
 

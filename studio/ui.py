@@ -32,12 +32,12 @@ if "tensorflow" not in sys.modules:
     except ImportError:  # no streamlit-webrtc: nothing to protect
         pass
 
-from .bundle import BundleListing, ModelBundle
-from .config import settings
-from .errors import HarError
-from .registry import ModelRegistry, preference
-from .report import measured_lines
-from .uploads import SessionFolder, sweep_stale
+from har_core.bundle import BundleListing, ModelBundle
+from har_core.config import settings
+from har_core.errors import HarError
+from har_core.registry import ModelRegistry, preference
+from har_core.report import measured_lines
+from har_core.uploads import SessionFolder, sweep_stale
 
 # (script path relative to app.py, title, icon, blurb): app.py's menu, Home's links, in this order.
 PAGES: tuple[tuple[str, str, str, str], ...] = (
@@ -112,7 +112,7 @@ def load_model(name: str) -> ModelBundle:
     """Load (or reuse) bundle `name`, with a spinner the first time; raises HarError for a bad bundle."""
     with st.spinner(f"Loading model {name} (TensorFlow starts the first time, a few seconds)…"):
         if name in session_models():
-            from .bundle import load_bundle
+            from har_core.bundle import load_bundle
 
             loaded = st.session_state.setdefault("_har_session_bundles", {})
             if name not in loaded:
@@ -132,7 +132,7 @@ def model_label(listing: BundleListing) -> str:
 def model_picker(key: str = "model", label: str = "Model") -> str | None:
     """A model select box plus its classes and measured accuracy; returns the chosen bundle's name (load it
     with `load_model` when needed), or None after an empty state saying how to get a model."""
-    from .bundle import read_meta
+    from har_core.bundle import read_meta
 
     listings = registry().listings() + [BundleListing(n, p, read_meta(p), None) for n, p in session_models().items()]
     usable = [b for b in listings if b.error is None]
@@ -170,7 +170,7 @@ def choose_next(name: str, *keys: str) -> None:
 @st.cache_data(show_spinner=False, max_entries=512)
 def thumbnail(path: str, title: str, mtime: float, width: int = 240) -> Any:
     """A clip's first frame with its title (browse.title_frame), cached per file version."""
-    from .browse import title_frame
+    from har_core.browse import title_frame
 
     return title_frame(path, title, width)
 
@@ -199,7 +199,7 @@ def device_label() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _exact_device() -> str:
-    from .inference import inference_device
+    from har_core.inference import inference_device
 
     return inference_device()
 
