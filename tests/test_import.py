@@ -103,10 +103,10 @@ def assert_same_as_the_authors_code(original, bundle, videos: list[Path]) -> Non
         assert np.abs(theirs - ours).max() < 1e-4 and theirs.argmax() == ours.argmax(), video.name
 
 
-SLOW = pytest.mark.slow  # the everyday tier keeps one model per file kind; CI runs them all
+SLOW = pytest.mark.slow  # the everyday tier keeps the tutorial's usual file; CI runs them all
 
 
-@pytest.mark.parametrize("build, fmt", [(tutorial_lrcn, ".h5"), (tutorial_lrcn, "savedmodel"),
+@pytest.mark.parametrize("build, fmt", [(tutorial_lrcn, ".h5"), pytest.param(tutorial_lrcn, "savedmodel", marks=SLOW),
                                         pytest.param(tutorial_convlstm, ".h5", marks=SLOW),
                                         pytest.param(tutorial_lrcn, ".keras", marks=SLOW),
                                         pytest.param(tutorial_convlstm, "zip", marks=SLOW)])
