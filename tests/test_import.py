@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
+from benchmarks.paper_baseline import frames_extraction  # the tutorial's, as it is written
 from har_core.errors import HarError
-from synth import frames_for
 
 CLASSES = ["Left", "Right", "Up"]
 tf_keras = pytest.importorskip("tf_keras")
@@ -53,24 +52,6 @@ def tutorial_convlstm(frames: int = 20, size: int = 64, classes: int = 3):
     return model
 
 
-def frames_extraction(video_path: Path, frames: int = 20, size: int = 64) -> np.ndarray:
-    """The tutorial's frames_extraction as it is written: seek to every max(count // 20, 1)-th frame, resize
-    (OpenCV's default, linear), divide by 255; frames stay BGR."""
-    frames_list = []
-    video_reader = cv2.VideoCapture(str(video_path))
-    video_frames_count = int(video_reader.get(cv2.CAP_PROP_FRAME_COUNT))
-    skip_frames_window = max(int(video_frames_count / frames), 1)
-    for frame_counter in range(frames):
-        video_reader.set(cv2.CAP_PROP_POS_FRAMES, frame_counter * skip_frames_window)
-        success, frame = video_reader.read()
-        if not success:
-            break
-        resized_frame = cv2.resize(frame, (size, size))
-        frames_list.append(resized_frame / 255)
-    video_reader.release()
-    return np.asarray(frames_list)
-
-
 def save_as(model, fmt: str, folder: Path) -> Path:
     """Save a tf.keras 2 model the ways its users hold it: .h5, .keras, a SavedModel folder, or that folder
     zipped (how one uploads a folder)."""
@@ -98,7 +79,7 @@ def assert_same_as_the_authors_code(original, bundle, videos: list[Path]) -> Non
     from har_core.inference import classify
 
     for video in videos:
-        theirs = original.predict(frames_extraction(video)[None], verbose=0)[0]
+        theirs = original.predict(np.asarray(frames_extraction(video))[None], verbose=0)[0]
         ours = np.asarray(classify(bundle, video)[0].probs)
         assert np.abs(theirs - ours).max() < 1e-4 and theirs.argmax() == ours.argmax(), video.name
 
