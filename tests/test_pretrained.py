@@ -69,6 +69,7 @@ def test_missing_package_is_a_one_line_error(monkeypatch):
         weights_file("efficientnet-b7")
 
 
+@pytest.mark.slow  # the independent PyTorch reference: checked in CI, not every day
 def test_reader_equals_torch_load_exactly(state, reference):
     _, torch_state = reference
     assert len(state) == 296 and list(state) == list(torch_state)
@@ -186,6 +187,7 @@ def test_architecture_is_lite0(blank):
     assert {(l.epsilon, l.momentum) for l in norms} == {(1e-3, 0.99)}
 
 
+@pytest.mark.slow  # the independent PyTorch reference: checked in CI, not every day
 def test_logits_equal_the_torch_reference(classifier, reference):
     lite0_reference, torch_state = reference
     frames = np.random.default_rng(1).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
@@ -267,6 +269,7 @@ def lite2() -> object:
     return load_backbone(LITE2, 260, include_top=True)
 
 
+@pytest.mark.slow  # the independent PyTorch reference: checked in CI, not every day
 def test_lite2_equals_the_torch_reference_and_knows_the_photos(lite2, reference):
     """Lite2: width 1.1, depth 1.2, stem, head and the first and last stage's repeats unscaled."""
     import keras
