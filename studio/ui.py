@@ -15,6 +15,7 @@ confusion_figure, device_label, session_folder, user_errors, PAGES. What a model
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,6 +31,16 @@ if "tensorflow" not in sys.modules:
     try:
         import pylibsrtp  # noqa: F401
     except ImportError:  # no streamlit-webrtc: nothing to protect
+        pass
+
+# glibc raises its mmap threshold every time a large block is freed (up to 32 MiB); from then on frame-sized
+# buffers (a webcam frame, the model's activations) come from its heaps, which keep what they once held. A server
+# kept 3-4 MiB of RSS per webcam visitor that way while its in-use memory stayed flat (benchmarks.soak).
+# Pinned at glibc's default of 128 KiB, such blocks are mapped on their own and given back when freed.
+if sys.platform.startswith("linux"):
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (musl): its allocator has no such threshold
         pass
 
 from har_core.bundle import BundleListing, ModelBundle
