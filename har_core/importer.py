@@ -198,15 +198,20 @@ def load_foreign(path: str | os.PathLike) -> Any:
     return model
 
 
-def _check_size(p: Path, size: int) -> None:
-    size_mb, limit = size / 2**20, settings().max_import_mb
+def _bytes(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
+
+
+def _check_size(p: Path, size: int | None = None) -> None:
+    """Refuse a model over HAR_MAX_IMPORT_MB (`size`: what it unpacks to, else its bytes on disk)."""
+    size_mb, limit = (_bytes(p) if size is None else size) / 2**20, settings().max_import_mb
     if size_mb > limit:
         raise HarError(f"{p.name} is {size_mb:.1f} MB; at most {limit:g} MB is imported (HAR_MAX_IMPORT_MB)")
 
 
 def _unzip_saved_model(p: Path, into: Path) -> Path:
     """Unpack a zipped SavedModel folder (checked before anything is written) and return the folder."""
-    _check_size(p, p.stat().st_size)
+    _check_size(p)
     try:
         with zipfile.ZipFile(p) as z:
             members = z.infolist()
@@ -230,7 +235,7 @@ def _load_saved_model(p: Path) -> Any:
         raise HarError(f"{p.name} is a SavedModel without Keras metadata (written by TensorFlow or Keras 3's "
                        "export): its layers cannot be read without running its graph; load it where it was made, "
                        "save it as .keras and import that")
-    _check_size(p, sum(f.stat().st_size for f in p.rglob("*") if f.is_file()))
+    _check_size(p)
     from google.protobuf.message import DecodeError
 
     try:
@@ -246,7 +251,7 @@ def _load(p: Path) -> Any:
         raise HarError(f"no such file: {p}")
     if p.suffix.lower() not in (".keras", ".h5", ".hdf5"):
         raise HarError(f"{p.name} is not a model file: import a .keras or .h5 file, or a SavedModel folder")
-    _check_size(p, p.stat().st_size)
+    _check_size(p)
     import h5py
 
     if not (zipfile.is_zipfile(p) if p.suffix.lower() == ".keras" else h5py.is_hdf5(p)):
@@ -291,10 +296,6 @@ def wrap(model: Any, bgr: bool = True, scale: float = TUTORIAL_SCALE) -> Any:
     if bgr:
         x = _channel_swap()(x)
     return keras.Model(frames, model(x), name="imported")
-
-
-def _bytes(p: Path) -> int:
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
 
 
 def import_model(source: str | os.PathLike, out_dir: str | os.PathLike, classes: list[str], bgr: bool = True,
