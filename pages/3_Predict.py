@@ -18,6 +18,7 @@ st.title(":material/movie: Predict")
 st.caption("Classify a whole video: the model scores sliding windows sampled like its training clips, the label "
            "is drawn on every frame, and the charts show how sure it is and how that changes over time.")
 
+
 def add_model() -> None:
     """Import a model trained elsewhere (the paper's tutorial code), preview it on an example clip, keep it."""
     from har_core.bundle import check_name, load_bundle
