@@ -84,7 +84,7 @@ def bench_stream(bundle: Any, video: Path, fps: float = 30.0) -> dict[str, Any]:
     and how long after the first frame the first label appears."""
     from har_core.inference import StreamClassifier
 
-    bundle.predictor.warm_up(bundle.sampler.frames, bundle.sampler.image_size)
+    bundle.predictor.warm_up()
     cap = cv2.VideoCapture(str(video))
     frames = []
     while len(frames) < int(10 * fps):

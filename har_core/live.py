@@ -88,7 +88,7 @@ class LiveAnnotator:
         with self._lock:
             if self._classifier is not None and self._classifier.bundle is bundle and self._running:
                 return
-        bundle.predictor.warm_up(bundle.sampler.frames, bundle.sampler.image_size)
+        bundle.predictor.warm_up()
         with self._lock:
             old = self._classifier
             self._classifier = StreamClassifier(bundle).start()

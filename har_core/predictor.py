@@ -54,6 +54,7 @@ class Predictor:
         self.model, self.n_outputs = model, n_outputs
         self.lock = threading.Lock()
         self.split = split_frame_encoder(model)
+        self.frames, self.size = int(model.input_shape[1]), int(model.input_shape[2])  # clips: (frames, size, size, 3)
 
     @property
     def per_frame(self) -> bool:
@@ -81,10 +82,10 @@ class Predictor:
         assert self.split is not None, "head needs a per-frame model"
         return self._run(self.split.head.predict_on_batch, sequences)
 
-    def speed(self, frames: int, size: int, batch: int = 8, seconds: float = 1.0) -> dict[str, float]:
+    def speed(self, batch: int = 8, seconds: float = 1.0) -> dict[str, float]:
         """Clips per second of whole-clip prediction on random uint8 batches (the model's real input type),
         timed for at least `seconds` after a warm-up call (graph tracing is not inference)."""
-        x = np.random.default_rng(0).integers(0, 256, (batch, frames, size, size, 3), dtype=np.uint8)
+        x = np.random.default_rng(0).integers(0, 256, (batch, self.frames, self.size, self.size, 3), dtype=np.uint8)
         self.clips(x)
         runs, start = 0, time.perf_counter()
         while runs < 3 or time.perf_counter() - start < seconds:
@@ -93,10 +94,10 @@ class Predictor:
         took = time.perf_counter() - start
         return {"clips_per_s": runs * batch / took, "ms_per_batch": 1000 * took / runs}
 
-    def warm_up(self, frames: int, size: int) -> None:
+    def warm_up(self) -> None:
         """Run each graph prediction uses once (the first call builds it: seconds on a busy CPU)."""
         if self.split is None:
-            self.clips(np.zeros((1, frames, size, size, 3), dtype=np.uint8))
+            self.clips(np.zeros((1, self.frames, self.size, self.size, 3), dtype=np.uint8))
             return
-        feats = self.encode(np.zeros((1, size, size, 3), dtype=np.uint8))
-        self.head(np.repeat(feats[None], frames, axis=1))
+        feats = self.encode(np.zeros((1, self.size, self.size, 3), dtype=np.uint8))
+        self.head(np.repeat(feats[None], self.frames, axis=1))

@@ -283,8 +283,7 @@ def comparison() -> None:
             bar = st.progress(0.0, text="timing…")
             for i, name in enumerate(chosen):
                 bar.progress(i / len(chosen), text=f"timing {name}…")
-                bundle = ui.load_model(name)
-                speeds[name] = bundle.predictor.speed(bundle.sampler.frames, bundle.sampler.image_size, SPEED_BATCH)
+                speeds[name] = ui.load_model(name).predictor.speed(SPEED_BATCH)
             bar.empty()
             st.rerun()
     if speeds:
