@@ -56,7 +56,7 @@ class TrainRequest:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrainRequest":
         """A request as last.json holds it (a file from before the config record held its fields flat)."""
-        config = data.get("config") or {k: v for k, v in data.items() if k in TrainConfig.__dataclass_fields__}
+        config = data.get("config") or data
         return cls(config=TrainConfig(**{k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__}),
                    **{k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "config"})
 

@@ -7,7 +7,7 @@ Importing this module does not import Keras.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .architectures import DEFAULT_ARCH, Architecture, architecture
@@ -35,6 +35,7 @@ class TrainConfig:
         """Every None replaced by the architecture's default, and checked: a bad setting fails here, before
         minutes of extraction, as one line."""
         rec = self.architecture
+
         def given(value: int | None, default: int) -> int:
             return default if value is None else value
 
@@ -63,6 +64,3 @@ class TrainConfig:
         if rec.backbone and rec.head == "mean":
             out.update(c=rec.c, segments=rec.segments, centered=rec.centered)
         return out
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -29,7 +29,6 @@ from .splits import Split, split_for
 from .trainconfig import TrainConfig
 
 
-
 @dataclass
 class TrainEvent:
     """One progress event: kind is 'stage', 'batch', 'epoch' or 'done'."""
