@@ -1,8 +1,8 @@
 """Import speed (issue: bring your own model): how long `python -m har_core import` takes on a 1 MB model.
 
-`python -m benchmarks.importer` builds the tutorial's LRCN with an LSTM of 256 units (1.5 MB as
-an .h5, more than the issue's 1 MB; the tutorial's own is 0.3 MB) in tf.keras 2 (the tf-keras package of requirements-test.txt), saves it as
-a legacy .h5 and as a SavedModel folder, and times, in the same run:
+`python -m benchmarks.importer` builds the tutorial's LRCN with an LSTM of 256 units (1.5 MB as an .h5, more
+than the issue's 1 MB; the tutorial's own is 0.3 MB) in tf.keras 2 (the tf-keras package of
+requirements-test.txt), saves it as a legacy .h5 and as a SavedModel folder, and times, in the same run:
 - the whole `python -m har_core import` process, cold (TensorFlow's import included): the issue's target;
 - a process that only imports Keras and exits: the baseline, so that the ratio says what importing adds.
 It prints figures and writes benchmarks/importer.json.
@@ -58,7 +58,8 @@ def main() -> dict[str, Any]:
             runs = [timed([sys.executable, "-m", "har_core", "import", str(src), "--out", f"{tmp}/{fmt}{i}",
                            "--classes", *CLASSES]) for i in range(3)]
             rows[fmt] = {"mb": round(size_mb(src), 2), "seconds": round(min(runs), 2),
-                         "seconds_all": [round(r, 2) for r in runs], "ratio_to_keras_import": round(min(runs) / baseline, 2)}
+                         "seconds_all": [round(r, 2) for r in runs],
+                         "ratio_to_keras_import": round(min(runs) / baseline, 2)}
             print(f"{fmt:>10}: {rows[fmt]['mb']} MB imported in {rows[fmt]['seconds']} s (best of 3; "
                   f"{rows[fmt]['ratio_to_keras_import']}x a process that only imports Keras, {baseline:.2f} s)")
     result = {"keras_import_seconds": round(baseline, 2), "imports": rows, "target_seconds": TARGET_S,

@@ -118,7 +118,8 @@ def _checkpoint_weights(model: Any, path: Path) -> None:
         if listed is None:
             raise HarError(f"{path.name} has no weights for layer {layer.name!r}")
         order = sorted(graph.nodes[listed].children, key=lambda c: int(c.local_name))
-        keys = [a.checkpoint_key for c in order for a in graph.nodes[c.node_id].attributes if a.name == "VARIABLE_VALUE"]
+        keys = [a.checkpoint_key for c in order for a in graph.nodes[c.node_id].attributes
+                if a.name == "VARIABLE_VALUE"]
         layer.set_weights([reader.get_tensor(k) for k in keys])
 
 

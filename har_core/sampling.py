@@ -6,8 +6,9 @@ i-th of `frames` equal slices, `start + floor((i + 0.5) * n / frames)`. When the
 frames the same formula repeats frames (each is used about frames/n times); callers report such clips as
 short instead of dropping them. Models imported from the paper's tutorial keep its own whole-clip rule
 (`spread="stride"`: every max(n // frames, 1)-th frame from the first, the last one repeated when a clip is
-too short for that) and its linear resize, so they see exactly the frames their author's code gave them. A window over a video or a stream spans `window_seconds`, the span of a
-training clip, so it keeps one frame every `window_seconds / frames` seconds whatever the frame rate.
+too short for that) and its linear resize, so they see exactly the frames their author's code gave them.
+A window over a video or a stream spans `window_seconds`, the span of a training clip, so it keeps one frame
+every `window_seconds / frames` seconds whatever the frame rate.
 A `ClipSampler` is recorded whole in each bundle's model.json ("sampler") and read back from it.
 """
 from __future__ import annotations

@@ -94,8 +94,8 @@ cols = st.columns(4)
 for i, clip in enumerate(samples):
     with cols[i % 4]:
         try:
-            st.image(ui.thumbnail(str(clip.path), clip.label, clip.path.stat().st_mtime, width=320), caption=clip.path.name,
-                     width="stretch")
+            st.image(ui.thumbnail(str(clip.path), clip.label, clip.path.stat().st_mtime, width=320),
+                     caption=clip.path.name, width="stretch")
         except HarError as exc:
             st.warning(f"{clip.label}: {exc}")
 

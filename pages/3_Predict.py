@@ -104,7 +104,8 @@ def linked_video() -> tuple[Path, str] | None:
                         help="A YouTube link or a direct link to a video file." + hosts).strip()
     if st.button("Fetch the video", icon=":material/language:", disabled=not url):
         bar = st.progress(0.0, text="Contacting the site…")
-        path = sources.fetch_link(url, progress=lambda f, what: bar.progress(f, text=f"{what.capitalize()}… {f * 100:.0f}%"))
+        path = sources.fetch_link(url, progress=lambda f, what: bar.progress(
+            f, text=f"{what.capitalize()}… {f * 100:.0f}%"))
         bar.empty()
         st.session_state.predict_link = (url, str(path))
     fetched = st.session_state.get("predict_link")
