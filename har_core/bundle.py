@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,9 +176,9 @@ class ModelBundle:
     def classes(self) -> list[str]:
         return list(self.meta["classes"])
 
-    @property
+    @cached_property
     def sampler(self) -> ClipSampler:
-        """How this model's inputs are sampled (model.json's "sampler")."""
+        """How this model's inputs are sampled (model.json's "sampler"; read once, the meta is not changed)."""
         return ClipSampler.from_meta(self.meta["sampler"])
 
     @property
