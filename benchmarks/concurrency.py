@@ -192,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     a.singles = a.singles or a.sessions
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-    from har_core.inference import annotate, inference_device
-    from har_core.registry import ModelRegistry
+    from har_core.models.registry import ModelRegistry
+    from har_core.prediction.inference import annotate, inference_device
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     load_before = os.getloadavg()

@@ -40,8 +40,8 @@ def bench_train_head(bundle: Any, clips: int = 120) -> dict[str, Any]:
     """Encode `clips` synthetic clips with the bundle's backbone, then fit both head kinds on the features."""
     import keras
 
-    from har_core.models import build_sequence_head
-    from har_core.training import balanced_weights, fit_linear_head
+    from har_core.learning.training import balanced_weights, fit_linear_head
+    from har_core.models.builders import build_sequence_head
 
     split = bundle.predictor.split
     length, size = bundle.sampler.frames, bundle.sampler.image_size
@@ -69,7 +69,7 @@ def bench_train_head(bundle: Any, clips: int = 120) -> dict[str, Any]:
 
 
 def bench_annotate(bundle: Any, video: Path, out: Path) -> dict[str, Any]:
-    from har_core.inference import annotate
+    from har_core.prediction.inference import annotate
 
     start = time.perf_counter()
     ann = annotate(bundle, video, out)
@@ -82,7 +82,7 @@ def bench_annotate(bundle: Any, video: Path, out: Path) -> dict[str, Any]:
 def bench_stream(bundle: Any, video: Path, fps: float = 30.0) -> dict[str, Any]:
     """Frames pushed at the video's pace as a webcam callback would; callback cost, prediction latency,
     and how long after the first frame the first label appears."""
-    from har_core.inference import StreamClassifier
+    from har_core.prediction.inference import StreamClassifier
 
     bundle.predictor.warm_up()
     cap = cv2.VideoCapture(str(video))
@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--json", default=None, help="also write the result here")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
-    from har_core.bundle import load_bundle
-    from har_core.config import default_model_dir
-    from har_core.inference import inference_device
+    from har_core.models.bundle import load_bundle
+    from har_core.models.registry import default_model_dir
+    from har_core.prediction.inference import inference_device
 
     bundle = load_bundle(a.model or default_model_dir())
     load_s = time.perf_counter() - t0

@@ -71,8 +71,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     a = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from benchmarks.device import synth_video
-    from har_core.bundle import MODEL_FILE, load_bundle
-    from har_core.config import default_model_dir, settings
+    from har_core.config import settings
+    from har_core.models.bundle import MODEL_FILE, load_bundle
+    from har_core.models.registry import default_model_dir
 
     data = Path(a.data or settings().data_dirs[0])
     model_dir = Path(a.model or default_model_dir())

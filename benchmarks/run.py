@@ -62,7 +62,7 @@ def _warm_files(paths: list[Path]) -> None:
 
 
 def bench_extraction(data: Path, per_class: int | None) -> dict[str, Any]:
-    from har_core.dataset import scan
+    from har_core.datasets.dataset import scan
 
     by_class = scan(data).select(FOUR).by_class()
     _warm_files([c.path for label in FOUR for c in by_class[label][:per_class]])
@@ -97,7 +97,7 @@ def _frame_labels(ann: Any, classes: list[str], n: int) -> list[int]:
 
 def bench_annotation(bundle: Any, videos: list[tuple[Path, str]], out_dir: Path) -> dict[str, Any]:
     from benchmarks.paper_baseline import float_model, predict_on_video
-    from har_core.inference import annotate, window_probs
+    from har_core.prediction.inference import annotate, window_probs
 
     classes = bundle.classes
     paper_model = float_model(bundle.model)
@@ -137,8 +137,8 @@ def _pct(values: list[float]) -> dict[str, float]:
 def bench_streaming(bundle: Any, video: Path, n_frames: int, fps: float = 25.0) -> dict[str, Any]:
     """Frames arrive in real time at `fps`; we time what each frame costs the callback."""
     from benchmarks.paper_baseline import PaperStream, float_model
-    from har_core.inference import StreamClassifier
-    from har_core.video import iter_frames
+    from har_core.media.video import iter_frames
+    from har_core.prediction.inference import StreamClassifier
 
     source = list(iter_frames(video))
     frames = [source[i % len(source)] for i in range(n_frames)]
@@ -183,7 +183,7 @@ def _held_out_videos(bundle: Any, data: Path, quick: bool) -> list[tuple[Path, s
     shortest clip of one class, since the paper's path runs at a few frames per second."""
     import cv2
 
-    from har_core.dataset import scan
+    from har_core.datasets.dataset import scan
 
     test_groups = set(bundle.meta.get("split", {}).get("test_groups", []))
     out = []
@@ -256,9 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(RESULTS), help="where to write the JSON results")
     a = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from har_core.bundle import load_bundle
     from har_core.config import settings
-    from har_core.dataset import extract, scan
+    from har_core.datasets.dataset import extract, scan
+    from har_core.models.bundle import load_bundle
 
     data = Path(a.data or settings().data_dirs[0])
     load_before = os.getloadavg()

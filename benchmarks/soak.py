@@ -31,7 +31,7 @@ SETTLE_S = 150  # past Streamlit's server.disconnectedSessionTTL (120 s), which 
 
 def camera_frames(video: Path, seconds: float = 12.0) -> list:
     """What Chromium's fake camera plays (it loops): the first `seconds` of `video` at 320x240."""
-    from har_core.video import iter_frames
+    from har_core.media.video import iter_frames
 
     return [cv2.resize(f, (320, 240)) for _, f in zip(range(int(seconds * 25)), iter_frames(video))]
 

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _clips(root: str, classes: list[str], per_class: int | None) -> list:
-    from har_core.dataset import scan
+    from har_core.datasets.dataset import scan
 
     by_class = scan(root).select(classes).by_class()
     return [c for label in classes for c in by_class[label][:per_class]]
@@ -27,7 +27,7 @@ def _clips(root: str, classes: list[str], per_class: int | None) -> list:
 
 def extract_base(a: dict[str, Any]) -> dict[str, Any]:
     import benchmarks.paper_baseline  # noqa: F401  (cv2, numpy)
-    import har_core.dataset  # noqa: F401
+    import har_core.datasets.dataset  # noqa: F401
 
     return {}
 
@@ -42,7 +42,7 @@ def extract_paper(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def extract_ours(a: dict[str, Any]) -> dict[str, Any]:
-    from har_core.dataset import extract
+    from har_core.datasets.dataset import extract
 
     clips = _clips(a["root"], a["classes"], a["per_class"])
     with tempfile.TemporaryDirectory(prefix="har-bench-cache-") as cache:
@@ -72,7 +72,7 @@ def train_base(a: dict[str, Any]) -> dict[str, Any]:
     import keras
     import numpy as np
 
-    from har_core.models import build
+    from har_core.models.builders import build
 
     model = build(a["arch"], len(a["classes"]))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -92,8 +92,8 @@ def train_paper(a: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from benchmarks.paper_baseline import float_model, train_test_split
-    from har_core.dataset import load_cached
-    from har_core.models import build
+    from har_core.datasets.dataset import load_cached
+    from har_core.models.builders import build
 
     features = np.asarray([load_cached(Path(p)) / 255 for p in a["paths"]])
     one_hot = keras.utils.to_categorical(np.array(a["labels"]), len(a["classes"]))
@@ -114,8 +114,8 @@ def train_paper(a: dict[str, Any]) -> dict[str, Any]:
 
 def train_ours(a: dict[str, Any]) -> dict[str, Any]:
     """Our pipeline on the same clips and the same split: uint8 batches streamed from the cache."""
-    from har_core.trainconfig import TrainConfig
-    from har_core.training import train
+    from har_core.learning.trainconfig import TrainConfig
+    from har_core.learning.training import train
 
     tr, va = _split(len(a["paths"]), a["seed"])
     paths, labels = [Path(p) for p in a["paths"]], a["labels"]

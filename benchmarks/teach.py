@@ -51,8 +51,8 @@ def _timed(args: list[str], cache: Path) -> float:
 
 
 def bench_speed(work: Path) -> dict[str, Any]:
-    from har_core.dataset import scan
-    from har_core.video import read_header
+    from har_core.datasets.dataset import scan
+    from har_core.media.video import read_header
 
     index = scan(DATA / "ucf101_extra").select(list(SPEED_CLASSES))
     chosen = {label: sorted(clips, key=lambda c: -read_header(c.path).duration)[:5]
@@ -81,7 +81,7 @@ def bench_speed(work: Path) -> dict[str, Any]:
 def _still(path: Path, out: Path) -> Path:
     import cv2
 
-    from har_core.video import open_capture
+    from har_core.media.video import open_capture
 
     cap = open_capture(path)
     ok, frame = cap.read()
@@ -94,11 +94,11 @@ def _still(path: Path, out: Path) -> Path:
 
 
 def bench_gestures(work: Path, cache: Path) -> dict[str, Any]:
-    from har_core.bundle import load_bundle
-    from har_core.dataset import Clip, extract, scan
-    from har_core.openset import known_score
-    from har_core.teach import teach
-    from har_core.training import predict_paths
+    from har_core.datasets.dataset import Clip, extract, scan
+    from har_core.learning.openset import known_score
+    from har_core.learning.teach import teach
+    from har_core.learning.training import predict_paths
+    from har_core.models.bundle import load_bundle
 
     index = scan(DATA / "gestures")
     people = sorted({c.group for c in index.clips})
@@ -129,10 +129,10 @@ def bench_gestures(work: Path, cache: Path) -> dict[str, Any]:
 
 
 def bench_one_video(work: Path, cache: Path, pairs: int) -> dict[str, Any]:
-    from har_core.bundle import load_bundle
-    from har_core.dataset import extract, scan
-    from har_core.teach import teach
-    from har_core.training import predict_paths
+    from har_core.datasets.dataset import extract, scan
+    from har_core.learning.teach import teach
+    from har_core.learning.training import predict_paths
+    from har_core.models.bundle import load_bundle
 
     index = scan(DATA / "ucf50").select(list(FOUR))
     right = total = 0

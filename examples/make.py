@@ -14,7 +14,7 @@ import cv2
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from har_core.video import H264Writer, open_capture  # noqa: E402
+from har_core.media.video import H264Writer, open_capture  # noqa: E402
 
 SHARED = HERE.parents[1] / "shared" / "data"
 SOURCES = [*(f"ucf101_extra/{c}/v_{c}_g11_c01.mp4" for c in (

@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .architectures import ARCHITECTURES, DEFAULT_ARCH
-from .augment import AUGMENT_LABELS, AUGMENTS
-from .config import default_model_dir
+from .datasets.augment import AUGMENT_LABELS, AUGMENTS
 from .errors import HarError
-from .importer import SAMPLINGS
-from .report import format_metric
-from .trainconfig import TrainConfig
-from .teach import KIND_TITLES
+from .learning.teach import KIND_TITLES
+from .learning.trainconfig import TrainConfig
+from .models.architectures import ARCHITECTURES, DEFAULT_ARCH
+from .models.importer import SAMPLINGS
+from .models.report import format_metric
 
 
 def _err(msg: str) -> None:
@@ -35,13 +34,14 @@ def _bar(done: float, total: float, what: str) -> None:
 
 
 def _load(model_dir: str | None):
-    from .bundle import load_bundle
+    from .models.bundle import load_bundle
+    from .models.registry import default_model_dir
 
     return load_bundle(model_dir or default_model_dir())
 
 
 def cmd_info(a: argparse.Namespace) -> dict[str, Any]:
-    from .dataset import scan
+    from .datasets.dataset import scan
 
     index = scan(a.data_dir)
     counts = index.counts()
@@ -51,7 +51,7 @@ def cmd_info(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_extract(a: argparse.Namespace) -> dict[str, Any]:
-    from .dataset import extract, scan
+    from .datasets.dataset import extract, scan
 
     index = scan(a.data_dir).select(a.classes)
     start = time.perf_counter()
@@ -73,7 +73,7 @@ def _config(a: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
-    from .training import TrainEvent, train_and_save
+    from .learning.training import TrainEvent, train_and_save
 
     def progress(e: TrainEvent) -> None:
         if e.kind == "epoch":
@@ -100,8 +100,8 @@ def cmd_train(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_teach(a: argparse.Namespace) -> dict[str, Any]:
-    from .dataset import scan
-    from .teach import other_examples, teach
+    from .datasets.dataset import scan
+    from .learning.teach import other_examples, teach
 
     index = scan(a.data_dir).select(a.classes)
     others = other_examples(index.classes) if a.others is None else [
@@ -129,8 +129,8 @@ def cmd_teach(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
-    from .crossval import FoldResult, crossval, record_in_bundle
-    from .training import TrainEvent
+    from .learning.crossval import FoldResult, crossval, record_in_bundle
+    from .learning.training import TrainEvent
 
     def progress(e: TrainEvent) -> None:
         if e.kind == "epoch":
@@ -157,7 +157,7 @@ def cmd_crossval(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_calibrate(a: argparse.Namespace) -> dict[str, Any]:
-    from .crossval import calibrate_max_softmax
+    from .learning.crossval import calibrate_max_softmax
 
     meta = calibrate_max_softmax(a.model, a.data_dir, a.outliers, a.cache)
     o = meta["open_set"]
@@ -168,11 +168,11 @@ def cmd_calibrate(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_import(a: argparse.Namespace) -> dict[str, Any]:
-    from .importer import import_model
+    from .models.importer import import_model
 
     out = import_model(a.model, a.out, a.classes, bgr=not a.rgb, scale=a.scale, sampling=a.sampling,
                        command="python -m har_core " + shlex.join(sys.argv[1:]))
-    from .bundle import read_meta
+    from .models.bundle import read_meta
 
     meta = read_meta(out)
     s = meta["sampler"]
@@ -184,9 +184,9 @@ def cmd_import(a: argparse.Namespace) -> dict[str, Any]:
 def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     """Accuracy on the model's classes in the data; with a 'no known activity' threshold, also how many clips of
     the other classes (activities it never learnt, your own non-activity videos) it rejects."""
-    from .dataset import extract, scan
-    from .openset import known_score
-    from .training import predict_paths, score_probs
+    from .datasets.dataset import extract, scan
+    from .learning.openset import known_score
+    from .learning.training import predict_paths, score_probs
 
     bundle = _load(a.model)
     index = scan(a.data_dir)
@@ -230,14 +230,14 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
 
 def _check_video(a: argparse.Namespace) -> None:
     """Fail on an unreadable input before spending seconds loading a model; a file:// URL becomes its path."""
-    from .video import local_path, open_capture
+    from .media.video import local_path, open_capture
 
     a.video = local_path(a.video)
     open_capture(a.video).release()
 
 
 def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
-    from .inference import classify, inference_device
+    from .prediction.inference import classify, inference_device
 
     _check_video(a)
     bundle = _load(a.model)
@@ -256,7 +256,7 @@ def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
-    from .inference import annotate
+    from .prediction.inference import annotate
 
     out = Path(a.out)
     if out.suffix.lower() != ".mp4":
@@ -275,7 +275,7 @@ def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_download(a: argparse.Namespace) -> dict[str, Any]:
-    from .sources import fetch_link
+    from .datasets.sources import fetch_link
 
     path = fetch_link(a.url, a.cache, max_seconds=a.max_seconds,
                       progress=lambda f, what: _bar(f * 100, 100, what) if int(f * 100) % 25 == 0 else None)

@@ -89,10 +89,3 @@ def settings() -> Settings:
     """Current settings (read fresh so tests and deployers can change the environment)."""
     return Settings.from_env()
 
-
-def default_model_dir() -> Path:
-    """The default model: the bundle under the weights folder that `registry.preference` puts first (the
-    same rule that picks the app's first menu entry)."""
-    from .registry import default_bundle
-
-    return default_bundle(settings().weights_dir)

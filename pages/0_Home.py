@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from har_core import report, sources
-from har_core.architectures import ARCHITECTURES
-from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.config import settings
+from har_core.datasets import sources
+from har_core.datasets.augment import AUGMENT_LABELS, recorded
 from har_core.errors import HarError
-from har_core.examples import Example, examples
-from har_core.registry import preference
+from har_core.media.examples import Example, examples
+from har_core.models import report
+from har_core.models.architectures import ARCHITECTURES
+from har_core.models.registry import preference
 from studio import ui
 
 ui.page_setup("Home", ":material/home:")

@@ -7,11 +7,11 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from har_core import browse, ucf50
 from har_core.config import settings
-from har_core.dataset import DatasetIndex, scan
+from har_core.datasets import browse, ucf50
+from har_core.datasets.dataset import DatasetIndex, scan
 from har_core.errors import HarError
-from har_core.video import probe
+from har_core.media.video import probe
 from studio import ui
 
 ui.page_setup("Dataset", ":material/video_library:")

@@ -12,13 +12,13 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from har_core import report
-from har_core.augment import AUGMENT_LABELS, recorded
 from har_core.config import settings
-from har_core.dataset import scan
+from har_core.datasets.augment import AUGMENT_LABELS, recorded
+from har_core.datasets.dataset import scan
 from har_core.errors import HarError
-from har_core.jobs import CANCELLED, FAILED, JobStatus, TrainingJobs, TrainRequest
-from har_core.trainconfig import TrainConfig
+from har_core.learning.jobs import CANCELLED, FAILED, JobStatus, TrainingJobs, TrainRequest
+from har_core.learning.trainconfig import TrainConfig
+from har_core.models import report
 from studio import ui
 
 ui.page_setup("Train", ":material/model_training:")
@@ -123,7 +123,7 @@ def suggest_name(arch: str, jobs: TrainingJobs) -> None:
 
 def start_form(jobs: TrainingJobs) -> None:
     """The settings of a new training; starting validates everything before any work is done."""
-    from har_core.architectures import ARCHITECTURES, DEFAULT_ARCH
+    from har_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH
 
     s = settings()
     folders = st.text_area("Dataset folders, one per line (UCF50 layout: <folder>/<Class>/v_<Class>_gNN_cMM.avi)",

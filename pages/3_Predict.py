@@ -6,10 +6,10 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from har_core import sources
 from har_core.config import VIDEO_EXTENSIONS, settings
+from har_core.datasets import sources
 from har_core.errors import HarError
-from har_core.examples import examples
+from har_core.media.examples import examples
 from studio import ui
 
 ui.page_setup("Predict", ":material/movie:")
@@ -21,10 +21,10 @@ st.caption("Classify a whole video: the model scores sliding windows sampled lik
 
 def add_model() -> None:
     """Import a model trained elsewhere (the paper's tutorial code), preview it on an example clip, keep it."""
-    from har_core.bundle import check_name, load_bundle
-    from har_core.examples import examples as example_clips
-    from har_core.importer import import_model
-    from har_core.inference import classify
+    from har_core.media.examples import examples as example_clips
+    from har_core.models.bundle import check_name, load_bundle
+    from har_core.models.importer import import_model
+    from har_core.prediction.inference import classify
 
     with st.expander("Add a model trained elsewhere (.keras, or a tf.keras .h5 or SavedModel such as the paper's "
                      "tutorial writes)", icon=":material/upload_file:"):
@@ -157,7 +157,7 @@ autorun = st.session_state.pop("predict_autorun", False)  # Home's "Recognise" o
 if st.button("Recognise the action", type="primary", icon=":material/play_arrow:") or autorun:
     st.session_state.pop("predict_result", None)
     with ui.user_errors():
-        from har_core.inference import annotate
+        from har_core.prediction.inference import annotate
 
         bundle = ui.load_model(model_name)
         bar = st.progress(0.0, text="Starting…")

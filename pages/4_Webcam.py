@@ -6,7 +6,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from har_core.config import settings
 from har_core.errors import HarError
-from har_core.live import LiveAnnotator, frame_callback, ice_servers
+from har_core.prediction.live import LiveAnnotator, frame_callback, ice_servers
 from studio import ui
 
 ui.page_setup("Webcam", ":material/videocam:")

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from har_core import report, sources
-from har_core.bundle import check_name
 from har_core.config import VIDEO_EXTENSIONS, settings
-from har_core.dataset import DatasetIndex, scan
+from har_core.datasets import sources
+from har_core.datasets.dataset import DatasetIndex, scan
 from har_core.errors import HarError
-from har_core.openset import KNOWN_ACCEPT
-from har_core.teach import KIND_TITLES, MIN_EXAMPLES, Limits
+from har_core.learning.openset import KNOWN_ACCEPT
+from har_core.learning.teach import KIND_TITLES, MIN_EXAMPLES, Limits
+from har_core.models import report
+from har_core.models.bundle import check_name
 from studio import ui
-
 
 ui.page_setup("Teach", ":material/school:")
 cfg = settings()
@@ -114,8 +114,8 @@ def camera_takes() -> None:
     take is added to that activity's examples."""
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-    from har_core.live import frame_callback, ice_servers
-    from har_core.takes import MAX_SECONDS, MIN_SECONDS, TakeRecorder
+    from har_core.media.takes import MAX_SECONDS, MIN_SECONDS, TakeRecorder
+    from har_core.prediction.live import frame_callback, ice_servers
 
     recorder: TakeRecorder = st.session_state.setdefault("teach_recorder", TakeRecorder())
 
@@ -209,7 +209,7 @@ st.caption(f"{total} example(s); the model is {where}. Limits: {limits.max_activ
 
 
 def teach_now() -> None:
-    from har_core.teach import teach
+    from har_core.learning.teach import teach
 
     examples: dict[str, list[Path]] = {}
     for activity in state["activities"]:

@@ -10,7 +10,7 @@ the page keeps working. Nothing here imports TensorFlow/Keras until a model is a
 
 Stable API: page_setup, registry, load_model, session_models, model_picker, model_label, choose_next, thumbnail,
 confusion_figure, device_label, session_folder, user_errors, PAGES. What a model measured is worded by
-`har_core.report`.
+`har_core.models.report`.
 """
 from __future__ import annotations
 
@@ -43,12 +43,12 @@ if sys.platform.startswith("linux"):
     except (OSError, AttributeError):  # not glibc (musl): its allocator has no such threshold
         pass
 
-from har_core.bundle import BundleListing, ModelBundle
 from har_core.config import settings
 from har_core.errors import HarError
-from har_core.registry import ModelRegistry, preference
-from har_core.report import measured_lines
-from har_core.uploads import SessionFolder, sweep_stale
+from har_core.media.uploads import SessionFolder, sweep_stale
+from har_core.models.bundle import BundleListing, ModelBundle
+from har_core.models.registry import ModelRegistry, preference
+from har_core.models.report import measured_lines
 
 # (script path relative to app.py, title, icon, blurb): app.py's menu, Home's links, in this order.
 PAGES: tuple[tuple[str, str, str, str], ...] = (
@@ -123,7 +123,7 @@ def load_model(name: str) -> ModelBundle:
     """Load (or reuse) bundle `name`, with a spinner the first time; raises HarError for a bad bundle."""
     with st.spinner(f"Loading model {name} (TensorFlow starts the first time, a few seconds)…"):
         if name in session_models():
-            from har_core.bundle import load_bundle
+            from har_core.models.bundle import load_bundle
 
             loaded = st.session_state.setdefault("_har_session_bundles", {})
             if name not in loaded:
@@ -143,7 +143,7 @@ def model_label(listing: BundleListing) -> str:
 def model_picker(key: str = "model", label: str = "Model") -> str | None:
     """A model select box plus its classes and measured accuracy; returns the chosen bundle's name (load it
     with `load_model` when needed), or None after an empty state saying how to get a model."""
-    from har_core.bundle import read_meta
+    from har_core.models.bundle import read_meta
 
     listings = registry().listings() + [BundleListing(n, p, read_meta(p), None) for n, p in session_models().items()]
     usable = [b for b in listings if b.error is None]
@@ -181,7 +181,7 @@ def choose_next(name: str, *keys: str) -> None:
 @st.cache_data(show_spinner=False, max_entries=512)
 def thumbnail(path: str, title: str, mtime: float, width: int = 240) -> Any:
     """A clip's first frame with its title (browse.title_frame), cached per file version."""
-    from har_core.browse import title_frame
+    from har_core.datasets.browse import title_frame
 
     return title_frame(path, title, width)
 
@@ -210,7 +210,7 @@ def device_label() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _exact_device() -> str:
-    from har_core.inference import inference_device
+    from har_core.prediction.inference import inference_device
 
     return inference_device()
 

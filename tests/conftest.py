@@ -8,10 +8,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import studio.ui  # noqa: E402,F401  loads pylibsrtp before any test loads TensorFlow (see studio/ui.py)
-
-from har_core.trainconfig import TrainConfig  # noqa: E402
 from synth import CLASSES, make_dataset, make_video  # noqa: E402
+
+import studio.ui  # noqa: E402,F401  loads pylibsrtp before any test loads TensorFlow (see studio/ui.py)
+from har_core.learning.trainconfig import TrainConfig  # noqa: E402
 
 SHARED_DATA = Path(os.environ.get("HAR_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf50")
 FOUR = ["HorseRace", "PizzaTossing", "PlayingPiano", "PlayingViolin"]
@@ -78,7 +78,7 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def synth_bundle(tmp_path_factory: pytest.TempPathFactory, synth_data: Path) -> Path:
     """An LRCN trained for a few epochs on the synthetic classes, saved as a bundle."""
-    from har_core.training import train_and_save
+    from har_core.learning.training import train_and_save
 
     out = tmp_path_factory.mktemp("bundles") / "synth_lrcn"
     cache = tmp_path_factory.getbasetemp() / "cache"

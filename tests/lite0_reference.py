@@ -1,4 +1,4 @@
-"""An independent EfficientNet-Lite0 in plain PyTorch functions, to check har_core.pretrained against.
+"""An independent EfficientNet-Lite0 in plain PyTorch functions, to check har_core.models.pretrained against.
 
 It shares no code with the Keras model: the structure is read off the state dict itself (which blocks
 expand, each depthwise kernel, channel counts), only the four downsampling blocks are stated, and the

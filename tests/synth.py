@@ -62,7 +62,7 @@ def make_dataset(root: Path, per_class_groups: int = 4, clips_per_group: int = 2
 
 def write_h264(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     """BGR frames as a browser-playable H.264 MP4 (the app's own writer)."""
-    from har_core.video import H264Writer
+    from har_core.media.video import H264Writer
 
     h, w = frames[0].shape[:2]
     with H264Writer(path, fps, w, h) as writer:

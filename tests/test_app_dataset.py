@@ -4,12 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from synth import make_video
 from streamlit.testing.v1 import AppTest
-
-from har_core.video import video_codec
+from synth import make_video
 from test_ucf50 import http_root, make_rar  # noqa: F401  (fixture re-used)
+
+from har_core.media.video import video_codec
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Dataset.py")
 
@@ -82,7 +81,7 @@ def test_path_field_switches_folder(synth_data: Path, tmp_path: Path, monkeypatc
 
 def test_in_app_download_and_extract(http_root: tuple[Path, str], right_video: Path, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from har_core.ucf50 import find_rar_tool
+    from har_core.datasets.ucf50 import find_rar_tool
 
     if find_rar_tool() is None:
         pytest.skip("no unrar/7z/bsdtar on PATH")

@@ -111,7 +111,7 @@ def test_home_does_not_import_tensorflow(synth_bundle: Path, tmp_path: Path) -> 
 def test_one_click_on_an_example_recognises_it_on_predict(synth_bundle: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Home -> "Recognise" under an example clip -> Predict with that clip chosen and its result shown."""
-    from har_core.examples import examples
+    from har_core.media.examples import examples
 
     clips = examples()
     assert len(clips) == 12 and sum(not c.known for c in clips) == 1

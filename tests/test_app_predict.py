@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from har_core.video import probe, video_codec
 from synth import frames_for, write_h264
 from test_ucf50 import http_root  # noqa: F401  (fixture re-used)
+
+from har_core.media.video import probe, video_codec
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Predict.py")
 

@@ -41,7 +41,7 @@ def run_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 300
 def test_train_a_model_end_to_end(app_env: Path) -> None:
     at = page()
     assert sorted(at.multiselect(key="train_classes").value) == ["Left", "Right", "Up"]
-    from har_core.architectures import ARCHITECTURES, DEFAULT_ARCH
+    from har_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH
 
     assert at.selectbox(key="train_arch").options == [f"{a}: {r.title}" for a, r in ARCHITECTURES.items()]
     assert at.selectbox(key="train_arch").value == DEFAULT_ARCH  # the pretrained default: no epochs to set

@@ -1,4 +1,4 @@
-"""Webcam page in AppTest (no stream: the empty states) and its frame path (har_core.live) on real frames.
+"""Webcam page in AppTest (no stream: the empty states) and its frame path (har_core.prediction.live) on real frames.
 
 The streaming itself (browser camera → WebRTC → callback → returned video) is covered end to end in
 tests/e2e/test_webcam_e2e.py; AppTest has no WebRTC peer.
@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from synth import frames_for
 
 import studio.ui  # noqa: F401  (first, as in the app: it loads pylibsrtp before any test loads TensorFlow)
 from har_core.config import Settings
 from har_core.errors import HarError
-from har_core.live import HOSTED_ICE, LiveAnnotator, ice_servers
-from synth import frames_for
+from har_core.prediction.live import HOSTED_ICE, LiveAnnotator, ice_servers
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Webcam.py")
 
@@ -79,7 +79,7 @@ def test_ice_servers_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -
 def test_live_annotator_classifies_and_draws(synth_bundle: Path) -> None:
     """Frames at 25 fps through the callback's code path: predictions arrive from the worker thread, the
     label is drawn on the returned frames, and the stats count frames, predictions and fps."""
-    from har_core.bundle import load_bundle
+    from har_core.models.bundle import load_bundle
 
     bundle = load_bundle(synth_bundle)
     live = LiveAnnotator()
@@ -111,13 +111,13 @@ def test_live_annotator_classifies_and_draws(synth_bundle: Path) -> None:
     assert stats.model == bundle.name
     assert not drawn[0] and drawn[-1]  # nothing drawn before the first prediction, the label after
     band = out[:10, :30].astype(int)
-    assert band.mean() < 60  # the dark band of har_core.overlay.draw_label
+    assert band.mean() < 60  # the dark band of har_core.media.overlay.draw_label
 
 
 def test_live_annotator_switches_models_without_leaking_threads(synth_bundle: Path) -> None:
     import threading
 
-    from har_core.bundle import load_bundle
+    from har_core.models.bundle import load_bundle
 
     a, b = load_bundle(synth_bundle), load_bundle(synth_bundle)
     live = LiveAnnotator()

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import har_core.training as training
-from har_core.trainconfig import TrainConfig
-from har_core.augment import AUGMENTS, Augment, augment_named
+import har_core.learning.training as training
 from har_core.config import SEQUENCE_LENGTH
-from har_core.dataset import load_cached
+from har_core.datasets.augment import AUGMENTS, Augment, augment_named
+from har_core.datasets.dataset import load_cached
 from har_core.errors import HarError
+from har_core.learning.trainconfig import TrainConfig
 
 
 def numbered_clip(frames: int = 40, size: int = 16) -> np.ndarray:

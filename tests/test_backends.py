@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_core.bundle import load_bundle
-from har_core.inference import classify
+from har_core.models.bundle import load_bundle
+from har_core.prediction.inference import classify
 
 pytestmark = pytest.mark.slow  # starts TensorFlow and PyTorch in a subprocess
 
 SCRIPT = """
 import json, sys
-from har_core.bundle import load_bundle
-from har_core.inference import annotate, classify, inference_device
+from har_core.models.bundle import load_bundle
+from har_core.prediction.inference import annotate, classify, inference_device
 b = load_bundle(sys.argv[1])
 pred, _ = classify(b, sys.argv[2])
 ann = annotate(b, sys.argv[2], sys.argv[3])

@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from har_core.bundle import list_bundles, load_bundle, read_meta, recover_interrupted, save_bundle
-from har_core.sampling import ClipSampler
 from har_core.errors import HarError
-from har_core.models import build
+from har_core.media.sampling import ClipSampler
+from har_core.models.builders import build
+from har_core.models.bundle import list_bundles, load_bundle, read_meta, recover_interrupted, save_bundle
 
 
 def _meta(classes=("A", "B", "C")):
@@ -92,7 +92,7 @@ def test_no_silent_overwrite(saved):
 
 
 def test_the_default_is_the_good_model_that_knows_most_activities() -> None:
-    from har_core.registry import preference
+    from har_core.models.registry import preference
 
     def meta(classes: int, kfold: float) -> dict:
         return {"classes": [f"c{i}" for i in range(classes)], "metrics": {"crossval": {"mean": kfold}}}

@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from har_core.video import video_codec
 from httpserver import LocalServer
 from synth import make_video
+
+from har_core.media.video import video_codec
 
 ROOT = Path(__file__).resolve().parents[1]
 

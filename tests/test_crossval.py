@@ -1,4 +1,4 @@
-"""k-fold over groups (har_core.crossval) on the synthetic dataset: folds, leakage, summary, CLI."""
+"""k-fold over groups (har_core.learning.crossval) on the synthetic dataset: folds, leakage, summary, CLI."""
 from __future__ import annotations
 
 import json
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import har_core.crossval as cv
-from har_core.trainconfig import TrainConfig
-from har_core.dataset import extract, scan
+import har_core.learning.crossval as cv
+from har_core.datasets.dataset import extract, scan
 from har_core.errors import HarError
+from har_core.learning.trainconfig import TrainConfig
 
 pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
 
@@ -88,8 +88,8 @@ def test_cli_crossval_bad_k_exits_2_with_one_line(synth_data: Path) -> None:
 
 
 def test_cli_offers_every_registered_architecture_and_defaults_to_the_pretrained_one() -> None:
-    from har_core.architectures import ARCHITECTURES, DEFAULT_ARCH
     from har_core.cli import parser
+    from har_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH
 
     train = parser()._subparsers._group_actions[0].choices["train"]
     arch = next(a for a in train._actions if a.dest == "arch")
@@ -100,7 +100,7 @@ def test_cli_offers_every_registered_architecture_and_defaults_to_the_pretrained
 def test_record_in_bundle_adds_crossval_and_refuses_another_arch(synth_bundle: Path, tmp_path: Path) -> None:
     import shutil
 
-    from har_core.bundle import read_meta
+    from har_core.models.bundle import read_meta
 
     bundle = tmp_path / "b"
     shutil.copytree(synth_bundle, bundle)

@@ -1,10 +1,10 @@
 """Scanning UCF50 layout and the uint8 cache."""
 import numpy as np
 import pytest
-
-from har_core.dataset import extract, group_of, load_cached, scan
-from har_core.errors import HarError
 from synth import make_video
+
+from har_core.datasets.dataset import extract, group_of, load_cached, scan
+from har_core.errors import HarError
 
 
 def test_scan_finds_classes_groups_and_all_video_types(tmp_path):

@@ -2,12 +2,12 @@
 import socket
 
 import pytest
-
-from har_core.download import check_url, download, follow_redirects
-from har_core.errors import HarError
-from har_core.video import probe
 from httpserver import LocalServer
 from synth import frames_for, write_h264
+
+from har_core.errors import HarError
+from har_core.media.download import check_url, download, follow_redirects
+from har_core.media.video import probe
 
 
 @pytest.fixture(scope="module")

@@ -15,15 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
+from synth import make_video
 
 import studio.ui  # noqa: F401  (first, as in the app: loads pylibsrtp before TensorFlow; the other order segfaults)
-from streamlit.testing.v1 import AppTest
-
-from har_core.bundle import list_bundles, read_meta
 from har_core.errors import HarError
-from har_core.jobs import INTERRUPTED, TrainingJobs
-from har_core.registry import ModelRegistry
-from synth import make_video
+from har_core.learning.jobs import INTERRUPTED, TrainingJobs
+from har_core.models.bundle import list_bundles, read_meta
+from har_core.models.registry import ModelRegistry
 
 pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
 
@@ -49,8 +48,8 @@ def test_killing_the_server_mid_training_leaves_bundles_intact_and_is_explained(
     # The server's job runner, in its own process, training a long job.
     proc = child(f"""
         import time
-        from har_core.jobs import TrainingJobs, TrainRequest
-        from har_core.trainconfig import TrainConfig
+        from har_core.learning.jobs import TrainingJobs, TrainRequest
+        from har_core.learning.trainconfig import TrainConfig
         jobs = TrainingJobs({str(weights)!r})
         jobs.start(TrainRequest(name="victim", data_dir={str(synth_data)!r},
                                 config=TrainConfig("lrcn", epochs=500, patience=500),
@@ -99,7 +98,7 @@ def test_killing_the_server_mid_save_keeps_the_old_bundle(tmp_path: Path, synth_
     before = digest(weights / "m")
     proc = child(f"""
         import os, signal
-        from har_core import bundle
+        from har_core.models import bundle
         real, calls = os.replace, []
         def replace(a, b):
             real(a, b)
@@ -185,7 +184,7 @@ def test_the_app_reports_corrupt_bundles_and_predicts_with_the_others(
 def test_concurrent_sessions_share_one_model_and_get_their_own_results(tmp_path: Path, synth_bundle: Path) -> None:
     """Eight sessions at once, each with its own video and label; every result equals what the same call
     gives alone, and the model was loaded once."""
-    from har_core.inference import annotate, classify
+    from har_core.prediction.inference import annotate, classify
 
     shutil.copytree(synth_bundle, tmp_path / "weights" / "synthetic")
     registry = ModelRegistry(tmp_path / "weights")

@@ -11,10 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from har_core.trainconfig import TrainConfig
-from har_core.errors import HarError
 from synth import CLASSES, make_video, write_avi
+
+from har_core.errors import HarError
+from har_core.learning.trainconfig import TrainConfig
 
 pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
 
@@ -46,7 +46,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def open_bundle(tmp_path_factory: pytest.TempPathFactory, synth_data: Path, outlier_data: Path, cache: Path) -> Path:
-    from har_core.training import train_and_save
+    from har_core.learning.training import train_and_save
 
     out = tmp_path_factory.mktemp("bundles") / "imagenet"
     train_and_save(synth_data, TrainConfig("imagenet_mean", image_size=SIZE), out, outlier_dirs=[str(outlier_data)],
@@ -55,8 +55,8 @@ def open_bundle(tmp_path_factory: pytest.TempPathFactory, synth_data: Path, outl
 
 
 def test_model_json_records_backbone_head_and_open_set(open_bundle: Path) -> None:
-    from har_core.bundle import read_meta
-    from har_core.pretrained import LITE0
+    from har_core.models.bundle import read_meta
+    from har_core.models.pretrained import LITE0
 
     meta = read_meta(open_bundle)
     assert meta["architecture"] == "imagenet_mean" and meta["sampler"]["image_size"] == SIZE
@@ -72,9 +72,9 @@ def test_model_json_records_backbone_head_and_open_set(open_bundle: Path) -> Non
 
 
 def test_features_are_encoded_once_and_reused(open_bundle: Path, synth_data: Path, cache: Path) -> None:
-    from har_core.dataset import extract, scan
-    from har_core.features import FRAME_BATCH, cached_features, features_dir
-    from har_core.pretrained import LITE0, load_backbone
+    from har_core.datasets.dataset import extract, scan
+    from har_core.learning.features import FRAME_BATCH, cached_features, features_dir
+    from har_core.models.pretrained import LITE0, load_backbone
 
     ex = extract(scan(synth_data).clips, cache, size=SIZE)
     folder = features_dir(ex.paths[0], LITE0)
@@ -97,10 +97,10 @@ def test_features_are_encoded_once_and_reused(open_bundle: Path, synth_data: Pat
 
 
 def test_classify_annotate_and_stream_agree_and_say_known(open_bundle: Path, tmp_path: Path) -> None:
-    from har_core.bundle import load_bundle
-    from har_core.inference import StreamClassifier, annotate, classify
-    from har_core.sampling import ClipSampler
-    from har_core.video import sample_clip
+    from har_core.media.sampling import ClipSampler
+    from har_core.media.video import sample_clip
+    from har_core.models.bundle import load_bundle
+    from har_core.prediction.inference import StreamClassifier, annotate, classify
 
     bundle = load_bundle(open_bundle)
     video = make_video(tmp_path / "up.avi", "Up", n=60, seed=11)
@@ -123,8 +123,8 @@ def test_classify_annotate_and_stream_agree_and_say_known(open_bundle: Path, tmp
 
 
 def test_a_clip_under_the_threshold_is_no_known_activity(open_bundle: Path, tmp_path: Path) -> None:
-    from har_core.bundle import load_bundle
-    from har_core.inference import NO_KNOWN_ACTIVITY, classify, to_prediction
+    from har_core.models.bundle import load_bundle
+    from har_core.prediction.inference import NO_KNOWN_ACTIVITY, classify, to_prediction
 
     bundle = load_bundle(open_bundle)
     noise = _noise_clip(tmp_path / "noise.avi", seed=99, n=40)
@@ -150,7 +150,7 @@ def test_cli_classify_json_says_known(open_bundle: Path, tmp_path: Path) -> None
 
 
 def test_a_bundle_whose_backbone_differs_from_its_record_refuses_to_load(open_bundle: Path, tmp_path: Path) -> None:
-    from har_core.bundle import load_bundle
+    from har_core.models.bundle import load_bundle
 
     for i, (field, value, message) in enumerate((("fingerprint", "0" * 16, "fingerprint differs"),
                                   ("image_size", 160, "reads 96 px"),
@@ -167,7 +167,7 @@ def test_a_bundle_whose_backbone_differs_from_its_record_refuses_to_load(open_bu
 
 def test_crossval_scores_unknown_classes_with_models_that_never_saw_them(synth_data: Path, outlier_data: Path,
                                                                         cache: Path) -> None:
-    from har_core.crossval import crossval
+    from har_core.learning.crossval import crossval
 
     res = crossval(synth_data, TrainConfig("imagenet_mean", image_size=SIZE), k=2, outlier_dirs=[str(outlier_data)],
                    cache_dir=cache)
@@ -179,7 +179,7 @@ def test_crossval_scores_unknown_classes_with_models_that_never_saw_them(synth_d
 
 
 def test_outliers_need_a_pretrained_architecture_and_other_classes(synth_data: Path, cache: Path) -> None:
-    from har_core.training import outlier_clips, train
+    from har_core.learning.training import outlier_clips, train
 
     with pytest.raises(HarError, match="no clip of a class outside"):
         outlier_clips([str(synth_data)], list(CLASSES), SIZE, cache)
@@ -191,8 +191,8 @@ def test_outliers_need_a_pretrained_architecture_and_other_classes(synth_data: P
 
 def test_a_paper_bundle_gets_a_max_softmax_threshold(synth_bundle: Path, synth_data: Path, outlier_data: Path,
                                                      tmp_path: Path, cache: Path) -> None:
-    from har_core.bundle import load_bundle
-    from har_core.crossval import calibrate_max_softmax
+    from har_core.learning.crossval import calibrate_max_softmax
+    from har_core.models.bundle import load_bundle
 
     bundle_dir = tmp_path / "paper"
     shutil.copytree(synth_bundle, bundle_dir)
@@ -205,8 +205,8 @@ def test_a_paper_bundle_gets_a_max_softmax_threshold(synth_bundle: Path, synth_d
     # the recorded test figures are the test groups' and the outliers' best-class probabilities, recomputed here
     from sklearn.metrics import roc_auc_score
 
-    from har_core.dataset import extract, scan
-    from har_core.training import outlier_clips, predict_paths
+    from har_core.datasets.dataset import extract, scan
+    from har_core.learning.training import outlier_clips, predict_paths
 
     test = [c for c in scan(synth_data).select(bundle.classes).clips if c.group in bundle.meta["split"]["test_groups"]]
     known = predict_paths(bundle.model, extract(test, cache, size=64).paths).max(axis=1)
@@ -217,7 +217,7 @@ def test_a_paper_bundle_gets_a_max_softmax_threshold(synth_bundle: Path, synth_d
 
 def test_a_bundle_that_learnt_other_is_not_recalibrated(open_bundle: Path, synth_data: Path, outlier_data: Path,
                                                          cache: Path) -> None:
-    from har_core.crossval import calibrate_max_softmax
+    from har_core.learning.crossval import calibrate_max_softmax
 
     with pytest.raises(HarError, match="learnt 'other' in training"):
         calibrate_max_softmax(open_bundle, synth_data, [str(outlier_data)], cache)

@@ -76,7 +76,7 @@ def videos(tmp_path_factory) -> list[Path]:
 
 
 def assert_same_as_the_authors_code(original, bundle, videos: list[Path]) -> None:
-    from har_core.inference import classify
+    from har_core.prediction.inference import classify
 
     for video in videos:
         theirs = original.predict(np.asarray(frames_extraction(video))[None], verbose=0)[0]
@@ -94,8 +94,8 @@ SLOW = pytest.mark.slow  # the everyday tier keeps the tutorial's usual file; CI
 def test_imported_model_predicts_what_the_authors_code_predicts(build, fmt, videos, tmp_path):
     """The whole chain: the tutorial's own frame choice, resize, BGR and scale (its frames_extraction and
     model.predict) against the app's classify on the imported bundle, clip by clip."""
-    from har_core.bundle import load_bundle
     from har_core.cli import cmd_import, parser
+    from har_core.models.bundle import load_bundle
 
     tf_keras.utils.set_random_seed(3)
     original = build()
@@ -113,8 +113,8 @@ def test_imported_model_predicts_what_the_authors_code_predicts(build, fmt, vide
 @pytest.mark.realdata
 def test_on_real_clips_too(shared_data, tmp_path):
     """Real UCF50 clips (XviD AVIs, as the tutorial read them): four of each class, the same probabilities."""
-    from har_core.bundle import load_bundle
-    from har_core.importer import import_model
+    from har_core.models.bundle import load_bundle
+    from har_core.models.importer import import_model
 
     tf_keras.utils.set_random_seed(5)
     original = tutorial_lrcn(classes=4)
@@ -125,9 +125,9 @@ def test_on_real_clips_too(shared_data, tmp_path):
 
 
 def test_the_apps_own_sampling_can_be_chosen(videos, tmp_path):
-    from har_core.bundle import load_bundle
-    from har_core.importer import import_model
-    from har_core.video import sample_clip
+    from har_core.media.video import sample_clip
+    from har_core.models.bundle import load_bundle
+    from har_core.models.importer import import_model
 
     source = save_as(tutorial_lrcn(), ".h5", tmp_path)
     bundle = load_bundle(import_model(source, tmp_path / "even", CLASSES, sampling="even"))
@@ -142,7 +142,7 @@ def test_a_savedmodel_is_refused_when_its_layers_cannot_be_read_safely(tmp_path)
     that are not a SavedModel or would write outside their folder: one line each, nothing written."""
     import zipfile
 
-    from har_core.importer import import_model
+    from har_core.models.importer import import_model
 
     (tmp_path / "photos").mkdir()
     with pytest.raises(HarError, match="photos is a folder but not a SavedModel"):
@@ -167,7 +167,7 @@ def test_a_savedmodel_is_refused_when_its_layers_cannot_be_read_safely(tmp_path)
 
 
 def test_import_refuses_what_it_cannot_take(tmp_path, monkeypatch):
-    from har_core.importer import import_model
+    from har_core.models.importer import import_model
 
     source = tmp_path / "m.h5"
     tutorial_lrcn(classes=4).save(source)
@@ -189,7 +189,7 @@ def test_import_refuses_what_it_cannot_take(tmp_path, monkeypatch):
 
 
 def test_a_lambda_layer_is_refused_not_run(tmp_path):
-    from har_core.importer import import_model
+    from har_core.models.importer import import_model
 
     model = tf_keras.Sequential([tf_keras.Input((20, 64, 64, 3)), tf_keras.layers.Lambda(lambda t: t * 2.0),
                                  tf_keras.layers.TimeDistributed(tf_keras.layers.GlobalAveragePooling2D()),

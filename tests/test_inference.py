@@ -4,12 +4,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
-from har_core.bundle import load_bundle
-from har_core.inference import StreamClassifier, annotate, classify, window_probs
-from har_core.sampling import ClipSampler
-from har_core.video import iter_frames, probe, sample_clip, to_model_frame, video_codec
 from synth import make_video
+
+from har_core.media.sampling import ClipSampler
+from har_core.media.video import iter_frames, probe, sample_clip, to_model_frame, video_codec
+from har_core.models.bundle import load_bundle
+from har_core.prediction.inference import StreamClassifier, annotate, classify, window_probs
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_sample_clip_and_classify_share_the_sampler(bundle, video):
 
 
 def test_the_live_annotator_starts_a_new_worker_when_frames_come_back(bundle, video):
-    from har_core.live import LiveAnnotator
+    from har_core.prediction.live import LiveAnnotator
 
     annotator = LiveAnnotator()
     annotator.use(bundle)

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 
 import studio.ui  # noqa: F401  (first, as in the app: loads pylibsrtp before TensorFlow; the other order segfaults)
-
-from har_core.trainconfig import TrainConfig
 from har_core.errors import HarError
-from har_core.jobs import CANCELLED, DONE, FAILED, INTERRUPTED, JobStatus, TrainingJobs, TrainRequest
-from har_core.training import TrainEvent, TrainJobResult
+from har_core.learning.jobs import CANCELLED, DONE, FAILED, INTERRUPTED, JobStatus, TrainingJobs, TrainRequest
+from har_core.learning.trainconfig import TrainConfig
+from har_core.learning.training import TrainEvent, TrainJobResult
 
 pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
 
@@ -199,7 +198,7 @@ def test_a_job_left_running_by_a_dead_server_is_reported_interrupted(tmp_path: P
 
 
 def val_loss(model: Any, paths: list[Path], labels: list[int]) -> float:
-    from har_core.training import predict_paths
+    from har_core.learning.training import predict_paths
 
     probs = predict_paths(model, paths)
     return float(-np.mean(np.log(probs[np.arange(len(labels)), labels])))
@@ -208,8 +207,8 @@ def val_loss(model: Any, paths: list[Path], labels: list[int]) -> float:
 def test_cancel_stops_training_and_keeps_the_best_weights(tmp_path: Path, synth_data: Path) -> None:
     """Real training: cancel after the first epoch; the saved bundle holds the weights of the epoch with
     the lowest validation loss (its loss on the validation groups equals that epoch's)."""
-    from har_core.bundle import load_bundle
-    from har_core.dataset import extract, scan
+    from har_core.datasets.dataset import extract, scan
+    from har_core.models.bundle import load_bundle
 
     jobs = TrainingJobs(tmp_path / "weights")
     jobs.start(request(synth_data, name="cancelled", epochs=40, patience=40))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from har_core.errors import HarError
-from har_core.models import build
+from har_core.models.builders import build
 
 
 @pytest.mark.parametrize("arch, params", [("convlstm", 44_524), ("lrcn", 73_060)])
@@ -55,7 +55,7 @@ def test_model_and_inference_code_use_keras_only():
     TensorFlow backend which device it uses, and to read a SavedModel's files (TensorFlow's own formats) on
     import."""
     root = Path(__file__).resolve().parents[1] / "har_core"
-    for path in root.glob("*.py"):
+    for path in root.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])

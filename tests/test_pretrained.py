@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from har_core import pretrained
 from har_core.errors import HarError
-from har_core.pretrained import LITE0, LITE2, build_lite, load_backbone, read_legacy_pth, weights_file
+from har_core.models import pretrained
+from har_core.models.pretrained import LITE0, LITE2, build_lite, load_backbone, read_legacy_pth, weights_file
 
 IMAGENET_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 ESPRESSO = 967

@@ -1,5 +1,5 @@
 """Metric wording: never a number without its protocol, k-fold with its spread, the headline that menus show."""
-from har_core.report import format_metric, headline_metric, headline_short, percent, recall_line
+from har_core.models.report import format_metric, headline_metric, headline_short, percent, recall_line
 
 
 def test_every_metric_names_its_protocol_and_what_was_held_out():

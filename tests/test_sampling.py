@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from har_core.sampling import ClipSampler, span_indices
+from har_core.media.sampling import ClipSampler, span_indices
 
 
 def test_span_indices_are_evenly_spread_mid_slice():

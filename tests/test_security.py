@@ -14,14 +14,14 @@ from typing import Iterator
 
 import pytest
 from streamlit.testing.v1 import AppTest
-
-from har_core.bundle import check_name
-from har_core.config import Settings
-from har_core.download import check_url
-from har_core.errors import HarError
-from har_core.registry import ModelRegistry
-from har_core.uploads import PREFIX, SessionFolder, sweep_stale
 from synth import frames_for, write_h264
+
+from har_core.config import Settings
+from har_core.errors import HarError
+from har_core.media.download import check_url
+from har_core.media.uploads import PREFIX, SessionFolder, sweep_stale
+from har_core.models.bundle import check_name
+from har_core.models.registry import ModelRegistry
 
 PREDICT = str(Path(__file__).resolve().parents[1] / "pages" / "3_Predict.py")
 YOUTUBE = ("youtube.com", "youtu.be", "m.youtube.com", "www.youtube.com")

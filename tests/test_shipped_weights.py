@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from har_core.bundle import MODEL_FILE, load_bundle, read_meta
 from har_core.config import PROJECT_DIR
+from har_core.models.bundle import MODEL_FILE, load_bundle, read_meta
 
 WEIGHTS = PROJECT_DIR / "weights"
 FOUR = ["HorseRace", "PizzaTossing", "PlayingPiano", "PlayingViolin"]
@@ -25,7 +25,7 @@ def test_both_paper_architectures_are_shipped() -> None:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_bundle_loads_and_model_json_agrees_with_it(name: str) -> None:
-    from har_core.models import build
+    from har_core.models.builders import build
 
     bundle = load_bundle(WEIGHTS / name)
     meta = bundle.meta
@@ -63,8 +63,8 @@ def test_metrics_name_their_protocol_and_never_saw_their_test_groups(name: str) 
 @pytest.mark.realdata
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_reproduces_its_test_accuracy_on_held_out_groups(name: str, shared_data: Path) -> None:
-    from har_core.dataset import extract, scan
-    from har_core.training import evaluate
+    from har_core.datasets.dataset import extract, scan
+    from har_core.learning.training import evaluate
 
     bundle = load_bundle(WEIGHTS / name)
     test, data = bundle.meta["metrics"]["test"], bundle.meta["data"]
@@ -79,7 +79,7 @@ def test_shipped_model_reproduces_its_test_accuracy_on_held_out_groups(name: str
 
 def _figures(meta: dict) -> list[str]:
     """The test accuracy and the k-fold mean ± std as the app writes them."""
-    from har_core.report import percent
+    from har_core.models.report import percent
 
     test, cv = meta["metrics"]["test"], meta["metrics"]["crossval"]
     return [percent(test["accuracy"]), percent(cv["mean"], cv["std"])]
@@ -105,7 +105,7 @@ def test_the_default_model_calls_still_scenes_no_known_activity(tmp_path: Path) 
     """15 clips of photographs under a moving virtual camera, a class the default never learnt: 14 measured."""
     from benchmarks.stills import write
     from har_core.cli import cmd_evaluate, parser
-    from har_core.registry import default_bundle
+    from har_core.models.registry import default_bundle
 
     write(tmp_path)
     model = default_bundle(WEIGHTS)

@@ -1,10 +1,11 @@
 """Group-aware splits never leak a group; k-fold tests each group once."""
+from pathlib import Path
+
 import pytest
 
-from har_core.dataset import Clip
+from har_core.datasets.dataset import Clip
+from har_core.datasets.splits import kfold_by_groups, split_by_groups, split_for
 from har_core.errors import HarError
-from har_core.splits import kfold_by_groups, split_by_groups, split_for
-from pathlib import Path
 
 
 def _clips(classes=("A", "B", "C"), groups=12, per=3):

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har_core import takes
 from har_core.errors import HarError
-from har_core.takes import Take, TakeRecorder
-from har_core.video import probe, video_codec
+from har_core.media import takes
+from har_core.media.takes import Take, TakeRecorder
+from har_core.media.video import probe, video_codec
 
 
 def frames(n: int, start: int = 0) -> list[np.ndarray]:

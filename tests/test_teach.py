@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from har_core.dataset import Clip
-from har_core.errors import HarError
-from har_core.teach import Limits, check_examples, protocol_for
 from synth import write_avi
+
+from har_core.datasets.dataset import Clip
+from har_core.errors import HarError
+from har_core.learning.teach import Limits, check_examples, protocol_for
 
 LIMITS = Limits(max_activities=3, max_examples=6, max_clip_seconds=2.0)
 
@@ -77,8 +77,8 @@ def one_person(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.mark.realdata
 def test_cli_teach_then_a_still_person_is_no_known_activity(one_person: Path, shared_data: Path,
                                                             tmp_path: Path) -> None:
-    from har_core.bundle import load_bundle
-    from har_core.inference import classify
+    from har_core.models.bundle import load_bundle
+    from har_core.prediction.inference import classify
 
     rc, out, log = _cli("teach", str(one_person), "--out", str(tmp_path / "taught"), "--kind", "motion")
     assert rc == 0, log

@@ -2,7 +2,7 @@
 import pytest
 
 from har_core.errors import HarError
-from har_core.trainconfig import TrainConfig
+from har_core.learning.trainconfig import TrainConfig
 
 
 def test_unset_settings_take_the_architecture_defaults():

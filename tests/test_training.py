@@ -3,13 +3,13 @@ import threading
 
 import numpy as np
 import pytest
-
-from har_core.trainconfig import TrainConfig
-from har_core.dataset import extract, scan
-from har_core.errors import HarError
-from har_core.splits import split_by_groups
-from har_core.training import ClipSequence, score, train
 from synth import CLASSES
+
+from har_core.datasets.dataset import extract, scan
+from har_core.datasets.splits import split_by_groups
+from har_core.errors import HarError
+from har_core.learning.trainconfig import TrainConfig
+from har_core.learning.training import ClipSequence, score, train
 
 pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
 
@@ -59,7 +59,7 @@ def test_cancel_before_any_epoch_is_an_error(xy):
 
 
 def test_trained_synthetic_bundle_scores_on_held_out_groups(synth_bundle):
-    from har_core.bundle import read_meta
+    from har_core.models.bundle import read_meta
 
     meta = read_meta(synth_bundle)
     test = meta["metrics"]["test"]
@@ -77,9 +77,9 @@ def test_score_precision_recall_and_confusion():
 
 
 def test_a_larger_input_size_is_trained_recorded_and_used_by_prediction(synth_data, tmp_path, right_video):
-    from har_core.bundle import load_bundle
-    from har_core.inference import annotate, classify
-    from har_core.training import train_and_save
+    from har_core.learning.training import train_and_save
+    from har_core.models.bundle import load_bundle
+    from har_core.prediction.inference import annotate, classify
 
     train_and_save(synth_data, TrainConfig("lrcn", epochs=1, patience=1, image_size=96), tmp_path / "big",
                    val_groups=["g03"], test_groups=["g04"])
@@ -93,7 +93,7 @@ def test_a_larger_input_size_is_trained_recorded_and_used_by_prediction(synth_da
 
 @pytest.mark.parametrize("size", [16, 1024])
 def test_an_input_size_out_of_range_is_refused_before_any_work(synth_data, tmp_path, size):
-    from har_core.training import train_and_save
+    from har_core.learning.training import train_and_save
 
     with pytest.raises(HarError, match=f"input size {size} is out of range"):
         train_and_save(synth_data, TrainConfig("lrcn", epochs=1, image_size=size), tmp_path / "x")

@@ -1,4 +1,4 @@
-"""har_core.ucf50: streamed download from a local HTTP server, RAR tool detection, extraction into place."""
+"""har_core.datasets.ucf50: streamed download from a local HTTP server, RAR tool detection, extraction into place."""
 from __future__ import annotations
 
 import functools
@@ -12,8 +12,8 @@ from typing import Iterator
 
 import pytest
 
-from har_core import ucf50
-from har_core.dataset import scan
+from har_core.datasets import ucf50
+from har_core.datasets.dataset import scan
 from har_core.errors import HarError
 
 

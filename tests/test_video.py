@@ -6,11 +6,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from synth import frames_for, make_video, write_h264
 
 from har_core.errors import HarError
-from har_core.sampling import ClipSampler
-from har_core.video import (H264Writer, iter_frames, probe, sample_clip, to_model_frame, video_codec)
-from synth import frames_for, make_video, write_h264
+from har_core.media.sampling import ClipSampler
+from har_core.media.video import H264Writer, iter_frames, probe, sample_clip, to_model_frame, video_codec
 
 
 def _lie_about_frame_count(path: Path, claimed: int) -> None:
@@ -113,7 +113,7 @@ def test_real_clip_sampling_matches_paper_frames_except_colour(shared_data):
 
 
 def test_links_and_truncated_files_say_what_is_wrong(tmp_path):
-    from har_core.video import H264Writer, local_path, sample_clip
+    from har_core.media.video import H264Writer, local_path, sample_clip
 
     assert local_path(f"file://{tmp_path}/a%20b.mp4") == f"{tmp_path}/a b.mp4"
     with pytest.raises(HarError, match="is a link, not a file: fetch it first with `python -m har_core download"):
@@ -138,7 +138,7 @@ def _umask() -> int:
 def test_duration_decodes_when_the_container_claims_no_frame_count(tmp_path, monkeypatch):
     """A browser's WebM has no frame count in its header: its length is then counted, not taken as 0 s (which
     would let any video past a length limit)."""
-    import har_core.video as video
+    import har_core.media.video as video
 
     path = make_video(tmp_path / "v.avi", n=50, fps=25.0)
     assert video.duration(path) == 2.0

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from e2e.conftest import AppServer, assert_no_exception, ready_to_predict, screenshot, wait_idle
 from synth import make_video
 

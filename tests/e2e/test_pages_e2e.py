@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import AppServer, assert_no_exception, open_page, page_path, page_scripts, screenshot
 
 pytestmark = pytest.mark.e2e

@@ -5,9 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from conftest import (AppServer, assert_no_exception, choose_upload, open_page, screenshot, video_uploader,
-                      wait_idle)
+from conftest import AppServer, assert_no_exception, choose_upload, open_page, screenshot, video_uploader, wait_idle
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,19 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from conftest import (
+    AppServer,
+    assert_no_exception,
+    choose_upload,
+    launch,
+    open_page,
+    screenshot,
+    video_uploader,
+    wait_idle,
+    write_y4m,
+)
 
-from conftest import (AppServer, assert_no_exception, choose_upload, launch, open_page, screenshot, video_uploader,
-                      wait_idle, write_y4m)
-from har_core.video import iter_frames
+from har_core.media.video import iter_frames
 
 pytestmark = pytest.mark.e2e
 

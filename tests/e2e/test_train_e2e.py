@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-
 from e2e.conftest import AppServer, assert_no_exception, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e

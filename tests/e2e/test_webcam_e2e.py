@@ -10,9 +10,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 import pytest
-
 from conftest import AppServer, assert_no_exception, launch, open_page, screenshot, write_y4m
-from har_core.video import iter_frames
+
+from har_core.media.video import iter_frames
 
 pytestmark = pytest.mark.e2e
 

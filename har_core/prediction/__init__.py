@@ -1,0 +1,2 @@
+"""Prediction: a whole video, an annotated copy and a live stream (`inference`), and the webcam's frame path
+(`live`)."""
