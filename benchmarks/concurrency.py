@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     from har_core.models.registry import ModelRegistry
-    from har_core.prediction.inference import annotate, inference_device
+    from har_core.prediction.inference import annotate
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     load_before = os.getloadavg()
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     mib = lambda kib: round(kib / 1024, 1)  # noqa: E731
     results = {
         "started": started,
-        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "device": inference_device()},
+        "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "device": bundle.predictor.device},
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "model": str(bundle.path), "architecture": bundle.meta.get("architecture"),

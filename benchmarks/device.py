@@ -40,17 +40,16 @@ def bench_train_head(bundle: Any, clips: int = 120) -> dict[str, Any]:
     """Encode `clips` synthetic clips with the bundle's backbone, then fit both head kinds on the features."""
     import keras
 
-    from har_core.learning.training import balanced_weights, fit_linear_head
+    from har_core.learning.linear import balanced_weights
+    from har_core.learning.training import fit_linear_head
     from har_core.models.builders import build_sequence_head
 
-    split = bundle.predictor.split
     length, size = bundle.sampler.frames, bundle.sampler.image_size
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 255, (clips * length, size, size, 3), dtype=np.uint8)
-    split.encoder.predict_on_batch(frames[:64])  # build the graph once
+    bundle.predictor.encode(frames[:64])  # build the graph once
     start = time.perf_counter()
-    feats = np.concatenate([np.asarray(split.encoder.predict_on_batch(frames[i:i + 64]))
-                            for i in range(0, len(frames), 64)]).reshape(clips, length, -1)
+    feats = bundle.predictor.encode(frames).reshape(clips, length, -1)
     encode_s = time.perf_counter() - start
     y = np.arange(clips) % 4
     start = time.perf_counter()
@@ -125,11 +124,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     from har_core.models.bundle import load_bundle
     from har_core.models.registry import default_model_dir
-    from har_core.prediction.inference import inference_device
 
     bundle = load_bundle(a.model or default_model_dir())
     load_s = time.perf_counter() - t0
-    result: dict[str, Any] = {"device": inference_device(), "model": bundle.name, "load_s": round(load_s, 2)}
+    result: dict[str, Any] = {"device": bundle.predictor.device, "model": bundle.name, "load_s": round(load_s, 2)}
     print(f"device: {result['device']}; model {bundle.name} loaded in {load_s:.1f} s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         video = synth_video(Path(tmp) / "long.avi", a.seconds)

@@ -181,12 +181,27 @@ def cmd_import(a: argparse.Namespace) -> dict[str, Any]:
     return {"bundle": str(out), "classes": a.classes, "sampler": s, "imported": meta["imported"]}
 
 
+def cmd_export(a: argparse.Namespace) -> dict[str, Any]:
+    """(Re)write the LiteRT files of saved bundles from their Keras models, each checked against Keras."""
+    from .models.bundle import add_litert
+
+    out = {}
+    for folder in a.bundles:
+        record = add_litert(folder)
+        parts = [f"shared encoder {record['encoder']['shared']['file']}" if "shared" in record.get("encoder", {})
+                 else "", *(record[k]["file"] for k in ("encoder", "head", "clip") if "file" in record.get(k, {}))]
+        print(f"{Path(folder).name}: {', '.join(p for p in parts if p)} (largest difference from Keras "
+              f"{record['max_abs_diff']:.1e})")
+        out[str(folder)] = record
+    return out
+
+
 def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     """Accuracy on the model's classes in the data; with a 'no known activity' threshold, also how many clips of
     the other classes (activities it never learnt, your own non-activity videos) it rejects."""
     from .datasets.dataset import extract, scan
     from .learning.openset import known_score
-    from .learning.training import predict_paths, score_probs
+    from .learning.evaluation import predict_cached, score_probs
 
     bundle = _load(a.model)
     index = scan(a.data_dir)
@@ -208,7 +223,7 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
         seen = sorted(set(held) & trained_on)
         if seen:
             _err(f"warning: groups {','.join(seen)} were used in training or validation; this score is optimistic")
-        probs = predict_paths(bundle.model, ex.paths)
+        probs = predict_cached(bundle, ex.paths)
         ev = score_probs(probs, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
         print(f"accuracy {ev.accuracy:.3f} on {ev.n} clips of groups {','.join(held)}")
         out.update(accuracy=ev.accuracy, n=ev.n, per_class=ev.per_class, confusion=ev.confusion, classes=ev.classes,
@@ -219,7 +234,7 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
                   f"at threshold {bundle.threshold:.3f}")
     if others:
         ex = extract(others, a.cache, size=bundle.sampler.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
-        rejected = known_score(predict_paths(bundle.model, ex.paths), len(bundle.classes)) < bundle.threshold
+        rejected = known_score(predict_cached(bundle, ex.paths), len(bundle.classes)) < bundle.threshold
         labels = [c.label for c in ex.clips]
         out["unknown_rejected"] = float(rejected.mean())
         out["rejected_by_class"] = {c: float(rejected[[x == c for x in labels]].mean()) for c in sorted(set(labels))}
@@ -237,7 +252,7 @@ def _check_video(a: argparse.Namespace) -> None:
 
 
 def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
-    from .prediction.inference import classify, inference_device
+    from .prediction.inference import classify
 
     _check_video(a)
     bundle = _load(a.model)
@@ -252,7 +267,7 @@ def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
           f"{bundle.threshold:.1%})")
     for label, p in pred.top_k:
         print(f"  {label:24s} {p:.3f}")
-    return {**pred.as_dict(), **facts, "device": inference_device()}
+    return {**pred.as_dict(), **facts, "device": bundle.predictor.device}
 
 
 def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
@@ -370,6 +385,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--sampling", choices=list(SAMPLINGS), default="tutorial",
                     help="a clip's frames: the tutorial's (every n//L-th frame from the first, linear resize) or "
                          "the app's (evenly spread, area resize)")
+    sp = add("export", "write the files LiteRT predicts with into saved bundles (needs TensorFlow; a shared encoder "
+                       "goes to <weights>/encoders beside them)")
+    sp.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundle folders")
     sp = add("evaluate", "score a model on the classes it knows")
     sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
     sp.add_argument("--model", default=None)
@@ -393,7 +411,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "teach": cmd_teach, "crossval": cmd_crossval,
-            "calibrate": cmd_calibrate, "import": cmd_import, "evaluate": cmd_evaluate,
+            "calibrate": cmd_calibrate, "import": cmd_import, "export": cmd_export, "evaluate": cmd_evaluate,
             "classify": cmd_classify, "annotate": cmd_annotate, "download": cmd_download}
 
 

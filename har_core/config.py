@@ -61,6 +61,7 @@ class Settings:
     teach_max_examples: int
     teach_max_clip_seconds: float
     teach_max_models: int  # per visit of a hosted server (a model holds ~20 MB and its network in memory)
+    runtime: str  # "auto" (LiteRT on the CPU, Keras where a GPU is present), "litert" or "keras"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -82,6 +83,7 @@ class Settings:
             teach_max_examples=int(_env_float("HAR_TEACH_MAX_EXAMPLES", 60)),
             teach_max_clip_seconds=_env_float("HAR_TEACH_MAX_SECONDS", 30.0),
             teach_max_models=int(_env_float("HAR_TEACH_MAX_MODELS", 3)),
+            runtime=(os.environ.get("HAR_RUNTIME") or "auto").strip().lower(),
         )
 
 

@@ -65,7 +65,7 @@ for broken in (b for b in listings if b.meta is None):
     st.error(f"Model folder {broken.name!r} is not usable: {broken.error}", icon=":material/error:")
 if not usable:
     st.info(f"**No trained models yet.** Train one on the Train page, or put a model bundle "
-            f"(`model.keras` + `model.json`) into `{cfg.weights_dir}`.", icon=":material/psychology:")
+            f"(a folder with `model.json` and its model files) into `{cfg.weights_dir}`.", icon=":material/psychology:")
 else:
     st.caption("The first is the default everywhere: of the models measured at 90% or better, the one that knows "
                "the most activities. Every figure comes with its protocol under *Details*.")

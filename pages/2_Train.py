@@ -288,7 +288,7 @@ def comparison() -> None:
             st.rerun()
     if speeds:
         st.caption(f"Speed: clips per second of predict_on_batch on random batches of {SPEED_BATCH} on "
-                   f"{ui.device_label()}; the machine may be busy with other work, so compare within one run.")
+                   f"{ui.device_label(ui.load_model(chosen[0]) if chosen else None)}; the machine may be busy with other work, so compare within one run.")
 
 
 if settings().allow_training:

@@ -78,7 +78,7 @@ def live_stats() -> None:
     a.metric("Processing fps", f"{s.fps:.1f}")
     b.metric("Frames", s.frames_in)
     c.metric("Predictions", s.predictions)
-    st.caption(f"Model {s.model}; last prediction took {s.latency_ms:.0f} ms on {ui.device_label()}.")
+    st.caption(f"Model {s.model}; last prediction took {s.latency_ms:.0f} ms on {s.device}.")
 
 
 with stats_col:

@@ -153,7 +153,7 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     if not usable:
         st.info(
             f"**No trained models yet.** Train one on the Train page, or put a model bundle "
-            f"(`model.keras` + `model.json`) into `{settings().weights_dir}`.", icon=":material/psychology:")
+            f"(a folder with `model.json` and its model files) into `{settings().weights_dir}`.", icon=":material/psychology:")
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
@@ -198,21 +198,17 @@ def confusion_figure(confusion: list[list[int]], classes: list[str]) -> Any:
     return fig
 
 
-def device_label() -> str:
-    """Where predictions run. Exact (from TensorFlow) once a model is loaded in this process; before
-    that a cheap check that does not start TensorFlow: no NVIDIA device means CPU."""
-    if "keras" in sys.modules:
-        return _exact_device()
-    if not (Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/gpus").is_dir()):
-        return "CPU (no GPU on this machine)"
-    return "GPU (an NVIDIA device is present; confirmed when a model loads)"
+def device_label(bundle: ModelBundle | None = None) -> str:
+    """Where predictions run: the loaded `bundle`'s runtime and device, or, before any model is loaded, where
+    they will run (runtime.device's choice; no framework is started to say it)."""
+    from har_core.runtime.device import gpu_present, wanted_runtime
+    from har_core.runtime.litert import threads
 
-
-@st.cache_resource(show_spinner=False)
-def _exact_device() -> str:
-    from har_core.prediction.inference import inference_device
-
-    return inference_device()
+    if bundle is not None:
+        return bundle.predictor.device
+    if wanted_runtime() == "litert":
+        return f"CPU (LiteRT, XNNPACK, {threads()} threads)"
+    return "GPU (Keras; the device is named when a model loads)" if gpu_present() else "CPU (Keras)"
 
 
 def session_folder() -> SessionFolder:

@@ -119,7 +119,7 @@ def test_teaching_gestures_saves_a_model_chosen_on_predict_and_webcam(app_env: P
     assert not errors(at), errors(at)
     result = at.session_state["teach_result"]
     meta = result["meta"]
-    assert result["name"] == "my_gestures" and (app_env / "my_gestures" / "model.keras").is_file()
+    assert result["name"] == "my_gestures" and (app_env / "my_gestures" / "head.npz").is_file()
     assert meta["classes"] == ["Clap", "SwipeLeft", "Wave"] and meta["architecture"] == "imagenet_motion_lite2"
     # four takes of one person per gesture: no group to hold out, so each take in turn
     assert meta["metrics"]["teach"]["protocol"].startswith("leave one clip out") and meta["metrics"]["teach"]["n"] == 12
@@ -142,7 +142,7 @@ def test_hosted_models_stay_in_the_visit_and_are_limited(app_env: Path, synth_da
     at.button(key="teach_go").click().run()
     assert not errors(at), errors(at)
     kept = at.session_state["_har_session_models"]["mine"]
-    assert (kept / "model.keras").is_file() and list(app_env.iterdir()) == []  # the visit's folder, not weights/
+    assert (kept / "head.npz").is_file() and list(app_env.iterdir()) == []  # the visit's folder, not weights/
     assert "kept for this browser session" in " ".join(c.value for c in at.caption)
     at.text_input(key="teach_model_name").set_value("another")
     at.button(key="teach_go").click().run()

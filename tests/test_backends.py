@@ -17,13 +17,13 @@ pytestmark = pytest.mark.slow  # starts TensorFlow and PyTorch in a subprocess
 SCRIPT = """
 import json, sys
 from har_core.models.bundle import load_bundle
-from har_core.prediction.inference import annotate, classify, inference_device
-b = load_bundle(sys.argv[1])
+from har_core.prediction.inference import annotate, classify
+b = load_bundle(sys.argv[1], runtime="keras")
 pred, _ = classify(b, sys.argv[2])
 ann = annotate(b, sys.argv[2], sys.argv[3])
 import keras
 print(json.dumps({"backend": keras.backend.backend(), "probs": pred.probs, "label": ann.prediction.label,
-                  "device": inference_device(), "tensorflow_imported": "tensorflow" in sys.modules}))
+                  "device": b.predictor.device, "tensorflow_imported": "tensorflow" in sys.modules}))
 """
 
 
@@ -36,6 +36,6 @@ def test_bundle_runs_under_torch_backend_without_tensorflow(synth_bundle, right_
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["backend"] == "torch" and not out["tensorflow_imported"]
-    assert out["device"].endswith("(torch)") and out["label"] == "Right"
-    tf_probs = classify(load_bundle(synth_bundle), right_video)[0].probs
+    assert out["device"].endswith("(Keras, torch)") and out["label"] == "Right"
+    tf_probs = classify(load_bundle(synth_bundle, runtime="keras"), right_video)[0].probs
     assert np.allclose(out["probs"], tf_probs, atol=1e-4)

@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,10 +19,17 @@ def _meta(classes=("A", "B", "C")):
                                  "held_out_groups": ["g01"]}}}
 
 
-@pytest.fixture
-def saved(tmp_path):
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """One saved LRCN bundle (saving exports its LiteRT files: seconds), copied for each test that damages it."""
     model = build("lrcn", 3)
-    return save_bundle(model, _meta(), tmp_path / "m"), model
+    return save_bundle(model, _meta(), tmp_path_factory.mktemp("template") / "m"), model
+
+
+@pytest.fixture
+def saved(template, tmp_path):
+    path, model = template
+    return Path(shutil.copytree(path, tmp_path / "m")), model
 
 
 def test_round_trip_keeps_weights_and_metadata(saved):
@@ -35,11 +43,23 @@ def test_round_trip_keeps_weights_and_metadata(saved):
     assert meta["metrics"]["test"]["held_out_groups"] == ["g01"]
 
 
+def test_a_saved_bundle_predicts_on_litert_as_keras_does(saved):
+    """Saving exports the LRCN's per-frame CNN and its LSTM head to LiteRT; they give Keras's probabilities."""
+    path, model = saved
+    meta = read_meta(path)
+    assert meta["litert"]["encoder"] == {"file": "encoder.tflite"} and meta["litert"]["head"]["kind"] == "tflite"
+    lite, keras_bundle = load_bundle(path, runtime="litert"), load_bundle(path, runtime="keras")
+    assert lite.predictor.runtime == "litert" and lite.runtime_note is None
+    assert keras_bundle.predictor.runtime == "keras"
+    x = np.random.default_rng(1).integers(0, 255, (3, 20, 64, 64, 3), dtype=np.uint8)
+    assert np.abs(lite.predictor.clips(x) - np.asarray(model.predict_on_batch(x))).max() < 1e-5
+
+
+@pytest.mark.parametrize("runtime", ["litert", "keras"])
 @pytest.mark.parametrize("damage, message", [
     (lambda p: (p / "model.json").write_text("{not json"), "corrupt"),
     (lambda p: (p / "model.json").write_text("[]"), "corrupt"),
-    (lambda p: (p / "model.keras").unlink(), "incomplete"),
-    (lambda p: (p / "model.keras").write_bytes(b"PK\x03\x04 truncated"), "cannot be loaded"),
+    (lambda p: [(p / f).unlink() for f in ("model.keras", "encoder.tflite")], "incomplete"),
     (lambda p: (p / "model.json").write_text(json.dumps({**_meta(), "classes": ["A", "B"]})), "inconsistent"),
     (lambda p: (p / "model.json").write_text(json.dumps({**_meta(), "sampler": {
         **ClipSampler().as_meta(), "sequence_length": 10}})), "inconsistent"),
@@ -47,12 +67,29 @@ def test_round_trip_keeps_weights_and_metadata(saved):
         **ClipSampler().as_meta(), "color_order": "BGR"}})), "colour order"),
     (lambda p: shutil.rmtree(p), "no model bundle"),
 ])
-def test_damaged_bundles_give_clear_errors(saved, damage, message):
+def test_damaged_bundles_give_clear_errors(saved, damage, message, runtime):
     path, _ = saved
     damage(path)
     with pytest.raises(HarError, match=message) as err:
-        load_bundle(path)
+        load_bundle(path, runtime=runtime)
     assert "\n" not in str(err.value)
+
+
+def test_a_damaged_keras_file_is_named_when_keras_loads_it(saved):
+    path, _ = saved
+    (path / "model.keras").write_bytes(b"PK\x03\x04 truncated")
+    assert load_bundle(path, runtime="litert").predictor.runtime == "litert"  # LiteRT never reads it
+    with pytest.raises(HarError, match="model.keras cannot be loaded"):
+        load_bundle(path, runtime="keras")
+
+
+@pytest.mark.parametrize("file", ["head.tflite", "encoder.tflite"])
+def test_a_damaged_litert_file_falls_back_to_keras_and_says_why(saved, file):
+    path, _ = saved
+    (path / file).write_bytes(b"TFL3 truncated")
+    bundle = load_bundle(path, runtime="litert")
+    assert bundle.predictor.runtime == "keras"
+    assert bundle.runtime_note.startswith("runs on Keras") and file in bundle.runtime_note
 
 
 def test_listing_reports_broken_bundles_and_keeps_the_others(saved, tmp_path):

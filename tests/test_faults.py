@@ -128,9 +128,10 @@ def corrupt_weights(weights: Path, synth_bundle: Path) -> None:
     for name in ("bad_json", "no_model", "truncated_model", "no_classes", "wrong_classes"):
         shutil.copytree(synth_bundle, weights / name)
     (weights / "bad_json" / "model.json").write_text('{"classes": ["Left", ')
-    (weights / "no_model" / "model.keras").unlink()
-    data = (weights / "truncated_model" / "model.keras").read_bytes()
-    (weights / "truncated_model" / "model.keras").write_bytes(data[: len(data) // 3])
+    for model_file in ("model.keras", "encoder.tflite", "head.tflite"):  # Keras's file and LiteRT's
+        (weights / "no_model" / model_file).unlink()
+        data = (weights / "truncated_model" / model_file).read_bytes()
+        (weights / "truncated_model" / model_file).write_bytes(data[: len(data) // 3])
     meta = json.loads((synth_bundle / "model.json").read_text())
     (weights / "no_classes" / "model.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "classes"}))
     (weights / "wrong_classes" / "model.json").write_text(json.dumps({**meta, "classes": ["A", "B"]}))

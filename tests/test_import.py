@@ -76,12 +76,17 @@ def videos(tmp_path_factory) -> list[Path]:
 
 
 def assert_same_as_the_authors_code(original, bundle, videos: list[Path]) -> None:
+    """On LiteRT (what predicts by default) and on Keras alike."""
+    from har_core.models.bundle import load_bundle
     from har_core.prediction.inference import classify
 
+    keras_bundle = load_bundle(bundle.path, runtime="keras")
+    assert (bundle.predictor.runtime, keras_bundle.predictor.runtime) == ("litert", "keras")
     for video in videos:
         theirs = original.predict(np.asarray(frames_extraction(video))[None], verbose=0)[0]
-        ours = np.asarray(classify(bundle, video)[0].probs)
-        assert np.abs(theirs - ours).max() < 1e-4 and theirs.argmax() == ours.argmax(), video.name
+        for b in (bundle, keras_bundle):
+            ours = np.asarray(classify(b, video)[0].probs)
+            assert np.abs(theirs - ours).max() < 1e-4 and theirs.argmax() == ours.argmax(), (video.name, b.predictor)
 
 
 SLOW = pytest.mark.slow  # the everyday tier keeps the tutorial's usual file; CI runs them all

@@ -95,6 +95,11 @@ def test_cli_teach_then_a_still_person_is_no_known_activity(one_person: Path, sh
     still = write_avi(tmp_path / "still.avi", [frame] * 50)
     prediction = classify(bundle, still)[0]
     assert not prediction.known and prediction.confidence < bundle.threshold
+    # taught without TensorFlow, the bundle is its head beside the shared encoder; Keras builds the same model
+    assert sorted(p.name for p in (tmp_path / "taught").iterdir()) == ["head.npz", "model.json"]
+    keras_bundle = load_bundle(tmp_path / "taught", runtime="keras")
+    assert bundle.predictor.runtime == "litert" and keras_bundle.predictor.runtime == "keras"
+    assert np.abs(np.asarray(classify(keras_bundle, still)[0].probs) - prediction.probs).max() < 1e-4
 
 
 @pytest.mark.slow

@@ -9,7 +9,8 @@ from har_core.datasets.dataset import extract, scan
 from har_core.datasets.splits import split_by_groups
 from har_core.errors import HarError
 from har_core.learning.trainconfig import TrainConfig
-from har_core.learning.training import ClipSequence, score, train
+from har_core.learning.evaluation import score
+from har_core.learning.training import ClipSequence, train
 
 pytestmark = pytest.mark.slow  # trains models or starts TensorFlow in subprocesses
 

@@ -20,6 +20,7 @@ from ..datasets.dataset import Roots, as_roots, extract, scan
 from ..datasets.splits import kfold_by_groups
 from ..errors import HarError
 from ..models.bundle import META_FILE, read_meta
+from .evaluation import predict_cached, score_probs
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
 from .trainconfig import TrainConfig
 from .training import (
@@ -28,7 +29,6 @@ from .training import (
     labelled,
     outlier_clips,
     predict_paths,
-    score_probs,
     train,
     training_caches,
 )
@@ -220,12 +220,12 @@ def calibrate_max_softmax(bundle_dir: str | os.PathLike, data_dir: Roots, outlie
         if not clips:
             raise HarError(f"no clips of {bundle.name}'s classes in groups {', '.join(groups) or 'none'}")
         ex = extract(clips, cache_dir, size=bundle.sampler.image_size)
-        return known_score(predict_paths(bundle.model, ex.paths), len(classes))
+        return known_score(predict_cached(bundle, ex.paths), len(classes))
 
     split = meta.get("split") or {}
     threshold = threshold_for(scores(split.get("val_groups") or []))
     paths, labels = outlier_clips(outlier_dirs, classes, bundle.sampler.image_size, cache_dir)
-    unknown = known_score(predict_paths(bundle.model, paths), len(classes))
+    unknown = known_score(predict_cached(bundle, paths), len(classes))
     names = np.asarray(labels)
     meta["open_set"] = {
         "score": "probability of the best class (no 'other' output)", "other_output": False, "threshold": threshold,

@@ -9,14 +9,19 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable, Protocol
 
 import numpy as np
 
 from ..datasets.dataset import load_cached
-from ..models.predictor import FRAME_BATCH
 
 FEATURES_FORMAT = 1
+
+
+class Encoder(Protocol):
+    """What encodes frames: models.encoders' shared LiteRT encoder, or its Keras twin."""
+
+    def encode(self, frames: np.ndarray) -> np.ndarray: ...
 
 
 def features_dir(clip_cache_path: Path, backbone: str) -> Path:
@@ -36,17 +41,9 @@ def _save_atomic(target: Path, array: np.ndarray) -> None:
         raise
 
 
-def encode_frames(encoder: Any, frames: np.ndarray, batch: int = FRAME_BATCH) -> np.ndarray:
-    """Backbone features of uint8 frames (n, size, size, 3) -> (n, dim) float32, in fixed-size batches."""
-    out = []
-    for i in range(0, len(frames), batch):
-        out.append(np.asarray(encoder.predict_on_batch(frames[i:i + batch]), dtype="float32"))
-    return np.concatenate(out) if out else np.zeros((0, int(encoder.output_shape[-1])), "float32")
-
-
 def cached_features(
     clip_paths: list[Path],
-    encoder: Any,
+    encoder: Encoder,
     backbone: str,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
@@ -56,11 +53,11 @@ def cached_features(
     for folder in {t.parent for t in targets}:
         folder.mkdir(parents=True, exist_ok=True)
     todo = [i for i, t in enumerate(targets) if not t.exists()]
-    per_call = 4  # clips per encoding pass: 80 frames, ten backbone calls
+    per_call = 4  # clips per encoding pass: 80 frames, ten encoder calls
     for start in range(0, len(todo), per_call):
         chunk = todo[start:start + per_call]
         clips = [load_cached(clip_paths[i]) for i in chunk]
-        feats = encode_frames(encoder, np.concatenate(clips))
+        feats = encoder.encode(np.concatenate(clips))
         offset = 0
         for i, clip in zip(chunk, clips):
             _save_atomic(targets[i], feats[offset:offset + len(clip)].astype("float16"))

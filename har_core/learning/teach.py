@@ -27,11 +27,19 @@ from ..errors import HarError
 from ..media.examples import examples as shipped_examples
 from ..media.sampling import ClipSampler
 from ..media.video import duration
+from ..models import bundle as bundle_mod
+from ..models.encoders import ensure, frame_encoder
+from .evaluation import score_probs
+from .features import cached_features
+from .linear import balanced_weights, fit_linear
+from .openset import KNOWN_ACCEPT, known_score, threshold_for
 from ..models.architectures import architecture
 
 KINDS = {"scene": "imagenet_segments_lite2", "motion": "imagenet_motion_lite2"}
 KIND_TITLES = {"scene": "What is in view (objects, places, sports)",
                "motion": "How the body moves (gestures in front of a camera)"}
+# What model.json says of the frozen backbone (pretrained.backbone_record), read from the stored encoder's manifest
+BACKBONE_KEYS = ("name", "image_size", "weights", "preprocessing", "feature_dim", "fingerprint", "trainable")
 MIN_EXAMPLES = 2  # per activity: one to teach with while the other is held out
 MAX_NAME = 40
 
@@ -133,13 +141,6 @@ def teach(
     `others` are clips of none of the activities (default: the shipped examples of other activities).
     Nothing is written unless everything succeeds (bundle.save_bundle writes atomically).
     """
-    from ..models import bundle as bundle_mod
-    from ..models.builders import attach_backbone, build_sequence_head
-    from ..models.pretrained import backbone_record, load_backbone
-    from .features import cached_features
-    from .openset import KNOWN_ACCEPT, known_score, threshold_for
-    from .training import balanced_weights, fit_linear, score_probs
-
     emit = progress or (lambda share, message: None)
     start = time.perf_counter()
     if kind not in KINDS:
@@ -159,8 +160,8 @@ def teach(
     if ex.failed:
         clip, message = ex.failed[0]
         raise HarError(f"{clip.path.name} cannot be used: {message}")
-    emit(0.3, "loading the ImageNet backbone")
-    encoder = load_backbone(rec.backbone, size)
+    emit(0.3, "loading the ImageNet encoder")
+    encoder = frame_encoder(rec.backbone, size)
     feats = cached_features(ex.paths, encoder, rec.backbone,
                             lambda d, t: emit(0.3 + 0.55 * d / t, f"encoding frames ({d}/{t} clips)"))
     n_known, k = len(clips), len(classes)
@@ -188,10 +189,8 @@ def teach(
     protocol = protocol_text(unit, len(np.unique(folds)))
 
     emit(0.92, "teaching the model from every example")
-    head_weights = fit(np.arange(n_known))
-    head = build_sequence_head(k + 1, "mean", rec.frames, x.shape[-1], rec.segments)
-    head.get_layer("probs").set_weights([head_weights.kernel, head_weights.bias])
-    model = attach_backbone(head, rec.backbone, size)
+    head = fit(np.arange(n_known))
+    shared = ensure(rec.backbone, size)
     per_example = [{"file": c.path.name, "activity": c.label, "group": c.group,
                     "predicted": classes[int(p[:k].argmax())] if s >= threshold else "no known activity",
                     "score": round(float(s), 3)} for c, p, s in zip(clips, held_out, scores)]
@@ -199,7 +198,7 @@ def teach(
     meta = {
         "classes": classes,
         "architecture": rec.name,
-        "parameters": int(model.count_params()),
+        "parameters": int(shared["parameters"]) + head.parameters,
         "sampler": ClipSampler(rec.frames, size).as_meta(),
         "training": {"architecture": rec.name, "taught": kind, "head": rec.head, "c": rec.c,
                      "segments": rec.segments, "centered": rec.centered, "class_weight": "balanced",
@@ -212,12 +211,12 @@ def teach(
         "data": {"examples": {a: [c.path.name for c in clips if c.label == a] for a in classes},
                  "clips": n_known, "per_class": {a: int((y == i).sum()) for i, a in enumerate(classes)},
                  "examples_held_out": per_example},
-        "backbone": backbone_record(rec.backbone, size),
+        "backbone": {key: shared[key] for key in BACKBONE_KEYS},
         "open_set": {"score": "probability of the best known class (the 'other' output is the last one)",
                      "other_output": True, "threshold": threshold,
                      "protocol": f"threshold: {KNOWN_ACCEPT:.0%} of the examples accepted ({protocol})",
                      "outlier_classes": sorted({c.label for c in others}), "outlier_clips": len(others)},
     }
-    saved = bundle_mod.save_bundle(model, meta, out_dir, overwrite=overwrite)
+    saved = bundle_mod.save_bundle(None, meta, out_dir, overwrite=overwrite, head=head)
     emit(1.0, f"saved {saved.name}")
     return TeachResult(saved, bundle_mod.read_meta(saved), per_example)

@@ -9,7 +9,7 @@ import math
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,9 +22,12 @@ from ..datasets.splits import Split, split_for
 from ..errors import HarError
 from ..media.sampling import ClipSampler
 from ..models import bundle as bundle_mod
+from ..models.encoders import frame_encoder
 from ..models.builders import attach_backbone, build, build_sequence_head, pretrained_parts
 from ..quiet import keras
+from .evaluation import Evaluation, score_probs
 from .features import cached_features
+from .linear import balanced_weights, fit_linear
 from .openset import KNOWN_ACCEPT, known_score, rates, threshold_for
 from .trainconfig import TrainConfig
 
@@ -140,21 +143,6 @@ def _fit(model: keras.Model, train: Any, val: Any, epochs: int, batches: int, pa
     return monitor
 
 
-def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """Sample weights that give every known class the same total weight (23 clips of a UCF101 class count as
-    much as 113 of HorseRace) and the 'other' examples (label `n_classes`) together the weight of all known
-    ones: however many unrelated clips there are, 'other' is one answer as strong as the classes (weight 1.0
-    rejected more held-out unknowns than 0.5 at the same known accuracy: weights/README)."""
-    from sklearn.utils.class_weight import compute_sample_weight
-
-    known = y < n_classes
-    w = np.ones(len(y), dtype="float32")
-    w[known] = compute_sample_weight("balanced", y[known])
-    if (~known).any():
-        w[~known] = known.sum() / (~known).sum()
-    return w
-
-
 def train(
     config: TrainConfig,
     classes: list[str],
@@ -198,10 +186,8 @@ def train(
         y = np.asarray(list(train_data[1]) + other * len(outliers or []), dtype="int32")
         if progress:
             progress(TrainEvent("stage", message=f"encoding frames of {len(paths) + len(val_data[0])} clips"))
-        from ..models.pretrained import load_backbone
-
-        encoder = load_backbone(rec.backbone, image_size)
-        x, x_val = clip_features(paths, encoder, progress), clip_features(val_data[0], encoder, progress)
+        x = clip_features(paths, rec.backbone, image_size, progress)
+        x_val = clip_features(val_data[0], rec.backbone, image_size, progress)
         head = build_sequence_head(len(classes) + len(other), rec.head, rec.frames, x.shape[-1], rec.segments)
         y_val = np.asarray(val_data[1], dtype="int32")
         if rec.head == "mean":
@@ -215,59 +201,6 @@ def train(
         model = attach_backbone(head, rec.backbone, image_size)
     return TrainResult(model, monitor.history, monitor.best_epoch, monitor.stopped_early, monitor.cancelled,
                        time.perf_counter() - start, settings)
-
-
-def segment_means(x: np.ndarray, segments: int) -> np.ndarray:
-    """(n, T, D) frame features -> (n, segments * D): the mean of each ordered part, as the mean head pools."""
-    n, t, d = x.shape
-    return x.reshape(n, segments, t // segments, d).mean(axis=2).reshape(n, segments * d)
-
-
-@dataclass(frozen=True)
-class LinearHead:
-    """A "mean" head's weights: a softmax over segment means (n, segments * D) @ kernel + bias."""
-
-    kernel: np.ndarray
-    bias: np.ndarray
-    segments: int
-
-    def probs(self, x: np.ndarray) -> np.ndarray:
-        """What the Keras head outputs for frame features (n, T, D); numpy, for quick cross-validation."""
-        z = segment_means(x, self.segments) @ self.kernel + self.bias
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
-
-
-def fit_linear(x: np.ndarray, y: np.ndarray, n_out: int, c: float, weights: np.ndarray, segments: int = 1,
-               centered: bool = False) -> LinearHead:
-    """A multinomial logistic regression on segment-averaged features. Convex: no epochs, no early stopping,
-    the same answer for the same clips.
-
-    `centered` fits on each clip's segment means minus their mean over the clip: what changes from beginning
-    to end, not what the scene looks like (gestures by people the model never saw). Centering is linear, so
-    it folds into the kernel and the head keeps the plain layers: a clip without motion scores the bias.
-    """
-    from sklearn.linear_model import LogisticRegression
-
-    if len(np.unique(y)) != n_out:
-        raise HarError("every class needs training clips")
-    feats = segment_means(x, segments)
-    if centered:
-        feats = _center(feats, segments)
-    lr = LogisticRegression(C=c, max_iter=5000).fit(feats, y, sample_weight=weights)
-    kernel, bias = lr.coef_.T, lr.intercept_
-    if n_out == 2:  # scikit-learn keeps one logit for two classes; softmax of (-z/2, z/2) is sigmoid(z)
-        kernel, bias = np.c_[-kernel / 2, kernel / 2], np.r_[-bias / 2, bias / 2]
-    if centered:  # (I - P) w, P averaging over segments, is what w does to centered features
-        kernel = _center(kernel.T, segments).T
-    return LinearHead(kernel.astype("float32"), bias.astype("float32"), segments)
-
-
-def _center(rows: np.ndarray, segments: int) -> np.ndarray:
-    """Each row (segments * D) minus the mean of its segments."""
-    n = len(rows)
-    parts = rows.reshape(n, segments, -1)
-    return (parts - parts.mean(axis=1, keepdims=True)).reshape(n, -1)
 
 
 def fit_linear_head(head: keras.Model, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
@@ -291,24 +224,12 @@ def fit_linear_head(head: keras.Model, x: np.ndarray, y: np.ndarray, x_val: np.n
     return monitor
 
 
-def clip_features(paths: list[Path], encoder: keras.Model, progress: ProgressHook | None = None) -> np.ndarray:
-    """ImageNet backbone features (n, frames, 1280) of cached clips, encoded once and then read from disk;
-    the cache is named for the encoder (efficientnet_lite0 -> efficientnet-lite0)."""
+def clip_features(paths: list[Path], backbone: str, size: int, progress: ProgressHook | None = None) -> np.ndarray:
+    """ImageNet backbone features (n, frames, 1280) of cached clips, encoded once (by the same encoder that
+    teaching and evaluation use, models.encoders) and then read from disk."""
     report = None if progress is None else (
         lambda d, t: progress(TrainEvent("stage", batch=d, batches=t, message="encoding frames")))
-    return cached_features(paths, encoder, encoder.name.replace("_", "-"), report)
-
-
-@dataclass
-class Evaluation:
-    accuracy: float
-    n: int
-    per_class: dict[str, dict[str, float]]
-    confusion: list[list[int]]
-    classes: list[str]
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    return cached_features(paths, frame_encoder(backbone, size), backbone, report)
 
 
 def predict_paths(model: keras.Model, paths: list[Path], batch_size: int = 32) -> np.ndarray:
@@ -317,35 +238,12 @@ def predict_paths(model: keras.Model, paths: list[Path], batch_size: int = 32) -
     parts = pretrained_parts(model)
     if parts is not None:
         encoder, head = parts
-        feats = clip_features(paths, encoder)
+        feats = clip_features(paths, encoder.name.replace("_", "-"), int(encoder.input_shape[1]))
         out = [head.predict_on_batch(feats[i:i + batch_size]) for i in range(0, len(paths), batch_size)]
     else:
         out = [model.predict_on_batch(np.stack([load_cached(p) for p in paths[i:i + batch_size]]))
                for i in range(0, len(paths), batch_size)]
     return np.concatenate([np.asarray(o) for o in out]) if out else np.zeros((0, model.output_shape[-1]))
-
-
-def score(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> Evaluation:
-    """Accuracy, per-class precision and recall, and the confusion matrix (rows: true class)."""
-    k = len(classes)
-    cm = np.zeros((k, k), dtype=int)
-    np.add.at(cm, (y_true, y_pred), 1)
-    per_class = {}
-    for i, c in enumerate(classes):
-        tp, predicted, actual = cm[i, i], cm[:, i].sum(), cm[i, :].sum()
-        per_class[c] = {
-            "precision": float(tp / predicted) if predicted else 0.0,
-            "recall": float(tp / actual) if actual else 0.0,
-            "support": int(actual),
-        }
-    n = int(len(y_true))
-    return Evaluation(float(np.trace(cm) / n) if n else 0.0, n, per_class, cm.tolist(), list(classes))
-
-
-def score_probs(probs: np.ndarray, labels: list[int], classes: list[str]) -> Evaluation:
-    """`score` of output probabilities over the known classes (an open-set model's 'other' output never
-    counts as an answer)."""
-    return score(np.asarray(labels), np.asarray(probs)[:, :len(classes)].argmax(axis=1), classes)
 
 
 def evaluate(model: keras.Model, paths: list[Path], labels: list[int], classes: list[str]) -> Evaluation:

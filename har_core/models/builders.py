@@ -6,6 +6,9 @@ which name, size and training defaults is in `architectures`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from ..config import IMAGE_SIZE, SEQUENCE_LENGTH
 from ..quiet import keras
 from .architectures import architecture
@@ -36,7 +39,7 @@ def build_lrcn(num_classes: int, seq_len: int = SEQUENCE_LENGTH, size: int = IMA
     """The paper's LRCN: per-frame CNN 16/32/64/64, LSTM 32, 73,060 parameters for four classes.
 
     Everything before the LSTM is per frame (TimeDistributed), which lets inference compute each
-    frame's features once (see predictor.split_frame_encoder).
+    frame's features once (see split_frame_encoder).
     """
     inputs = _input(seq_len, size)
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
@@ -56,7 +59,7 @@ def build_sequence_head(num_outputs: int, kind: str, seq_len: int = SEQUENCE_LEN
     """The trainable part of an ImageNet-frame model: frame features -> "lstm" (in order, LRCN) or "mean"
     (averaged over each of `segments` ordered parts of the clip, side by side) -> softmax. Dropout keeps the
     LSTM from leaning on a few ImageNet units; the mean head's weights come from a logistic regression
-    (training.fit_linear_head), which reads the same averages (`segment_means`)."""
+    (learning.training.fit_linear_head), which reads the same averages (`segment_means`)."""
     feats = keras.Input(shape=(seq_len, dim), name="frame_features")   # (T, 1280) float
     if kind == "lstm":
         x = layers.Dropout(0.3)(feats)
@@ -106,3 +109,30 @@ def pretrained_parts(model: keras.Model) -> tuple[keras.Model, keras.Model] | No
     if not {"frame_encoder", "head"} <= names:
         return None
     return model.get_layer("frame_encoder").layer, model.get_layer("head")
+
+
+@dataclass
+class FrameEncoder:
+    """An LRCN split in two: per-frame features, then the sequence head (shares the model's weights)."""
+
+    encoder: Any
+    head: Any
+
+
+def split_frame_encoder(model: Any) -> FrameEncoder | None:
+    """For models whose layers before the recurrent part are all per frame, build encoder + head."""
+    layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
+    cut = 0
+    while cut < len(layers) and isinstance(layers[cut], (keras.layers.TimeDistributed, keras.layers.Rescaling)):
+        cut += 1
+    if cut == 0 or cut == len(layers) or not any(isinstance(l, keras.layers.TimeDistributed) for l in layers[:cut]):
+        return None
+    frame_shape = model.input_shape[2:]
+    x = inp = keras.Input(shape=frame_shape, dtype=model.inputs[0].dtype)
+    for layer in layers[:cut]:
+        x = (layer.layer if isinstance(layer, keras.layers.TimeDistributed) else layer)(x)
+    encoder = keras.Model(inp, x)
+    y = seq = keras.Input(shape=(model.input_shape[1], *x.shape[1:]))
+    for layer in layers[cut:]:
+        y = layer(y)
+    return FrameEncoder(encoder, keras.Model(seq, y))

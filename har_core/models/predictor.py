@@ -1,92 +1,81 @@
 """A loaded model's prediction paths, owned by its bundle (`ModelBundle.predictor`): classify, annotate and
-the webcam all go through one.
+the webcam all go through one, on LiteRT (`LitePredictor`) or Keras (`KerasPredictor`), with the same answers.
 
 Models that read each frame on its own first (the paper's LRCN, the ImageNet backbones) are split in two, an
 encoder on frames and a head on feature sequences, so that a frame shared by many sliding windows is encoded
 once. One lock serialises every call on the model (sessions and the webcam thread share a loaded bundle);
-`warm_up` builds each graph before the first real frame.
+`warm_up` builds or loads each graph before the first real frame.
 """
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# Frames per backbone call, here and when features are cached for training: an ImageNet CNN's activations at
-# 224 px cost ~10 MB a frame, so a server process stays near 0.8 GB (32 frames: 1.1 GB) for about the same speed.
-FRAME_BATCH = 8
-
-
-@dataclass
-class FrameEncoder:
-    """An LRCN split in two: per-frame features, then the sequence head (shares the model's weights)."""
-
-    encoder: Any
-    head: Any
-
-
-def split_frame_encoder(model: Any) -> FrameEncoder | None:
-    """For models whose layers before the recurrent part are all per frame, build encoder + head."""
-    from ..quiet import keras
-
-    layers = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
-    cut = 0
-    while cut < len(layers) and isinstance(layers[cut], (keras.layers.TimeDistributed, keras.layers.Rescaling)):
-        cut += 1
-    if cut == 0 or cut == len(layers) or not any(isinstance(l, keras.layers.TimeDistributed) for l in layers[:cut]):
-        return None
-    frame_shape = model.input_shape[2:]
-    x = inp = keras.Input(shape=frame_shape, dtype=model.inputs[0].dtype)
-    for layer in layers[:cut]:
-        x = (layer.layer if isinstance(layer, keras.layers.TimeDistributed) else layer)(x)
-    encoder = keras.Model(inp, x)
-    y = seq = keras.Input(shape=(model.input_shape[1], *x.shape[1:]))
-    for layer in layers[cut:]:
-        y = layer(y)
-    return FrameEncoder(encoder, keras.Model(seq, y))
+from ..errors import HarError
+from ..runtime.litert import LiteModel, threads
+from . import encoders
+from .encoders import FRAME_BATCH
+from .heads import LinearHead, load_head
 
 
 class Predictor:
-    """Thread-safe batched prediction for one loaded model."""
+    """Thread-safe batched prediction for one loaded model; subclasses say how a batch runs."""
 
-    def __init__(self, model: Any, n_outputs: int):
-        self.model, self.n_outputs = model, n_outputs
+    runtime = ""
+
+    def __init__(self, frames: int, size: int, n_outputs: int, per_frame: bool):
+        self.frames, self.size, self.n_outputs, self.per_frame = frames, size, n_outputs, per_frame
         self.lock = threading.Lock()
-        self.split = split_frame_encoder(model)
-        self.frames, self.size = int(model.input_shape[1]), int(model.input_shape[2])  # clips: (frames, size, size, 3)
 
     @property
-    def per_frame(self) -> bool:
-        """Whether frames can be encoded one by one (then `encode` and `head`, else only `clips`)."""
-        return self.split is not None
+    def device(self) -> str:
+        """Where predictions run, in words."""
+        raise NotImplementedError
 
-    def _run(self, fn: Any, batch: np.ndarray) -> np.ndarray:
-        with self.lock:
-            return np.asarray(fn(batch))
+    def _clips(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _encode(self, frames: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _head(self, sequences: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def clips(self, clips: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """Probabilities for uint8 clips (n, frames, size, size, 3), batch by batch."""
-        out = [self._run(self.model.predict_on_batch, clips[i:i + batch_size])
-               for i in range(0, len(clips), batch_size)]
+        out = []
+        for i in range(0, len(clips), batch_size):
+            if self.per_frame:  # each frame through the encoder, then the head: the same numbers, fewer graphs
+                batch = clips[i:i + batch_size]
+                feats = self.encode(batch.reshape(-1, *batch.shape[2:]))
+                out.append(self.head(feats.reshape(len(batch), self.frames, -1)))
+            else:
+                with self.lock:
+                    out.append(np.asarray(self._clips(clips[i:i + batch_size])))
         return np.concatenate(out) if out else np.zeros((0, self.n_outputs), dtype="float32")
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """Per-frame features of uint8 frames (n, size, size, 3), FRAME_BATCH at a time."""
-        assert self.split is not None, "encode needs a per-frame model"
-        return np.concatenate([self._run(self.split.encoder.predict_on_batch, frames[i:i + FRAME_BATCH])
-                               for i in range(0, len(frames), FRAME_BATCH)])
+        assert self.per_frame, "encode needs a per-frame model"
+        parts = []
+        for i in range(0, len(frames), FRAME_BATCH):
+            with self.lock:
+                parts.append(np.asarray(self._encode(frames[i:i + FRAME_BATCH]), dtype="float32"))
+        return np.concatenate(parts)
 
     def head(self, sequences: np.ndarray) -> np.ndarray:
         """Probabilities for feature sequences (n, frames, dim)."""
-        assert self.split is not None, "head needs a per-frame model"
-        return self._run(self.split.head.predict_on_batch, sequences)
+        assert self.per_frame, "head needs a per-frame model"
+        with self.lock:
+            return np.asarray(self._head(sequences))
 
     def speed(self, batch: int = 8, seconds: float = 1.0) -> dict[str, float]:
         """Clips per second of whole-clip prediction on random uint8 batches (the model's real input type),
-        timed for at least `seconds` after a warm-up call (graph tracing is not inference)."""
+        timed for at least `seconds` after a warm-up call (building a graph is not inference)."""
         x = np.random.default_rng(0).integers(0, 256, (batch, self.frames, self.size, self.size, 3), dtype=np.uint8)
         self.clips(x)
         runs, start = 0, time.perf_counter()
@@ -97,9 +86,125 @@ class Predictor:
         return {"clips_per_s": runs * batch / took, "ms_per_batch": 1000 * took / runs}
 
     def warm_up(self) -> None:
-        """Run each graph prediction uses once (the first call builds it: seconds on a busy CPU)."""
-        if self.split is None:
+        """Run each graph prediction uses once (Keras builds it on the first call: seconds on a busy CPU)."""
+        if not self.per_frame:
             self.clips(np.zeros((1, self.frames, self.size, self.size, 3), dtype=np.uint8))
             return
         feats = self.encode(np.zeros((1, self.size, self.size, 3), dtype=np.uint8))
         self.head(np.repeat(feats[None], self.frames, axis=1))
+
+
+class LitePredictor(Predictor):
+    """Prediction on LiteRT: a frame encoder (the shared ImageNet one, or the bundle's own) and a head (numpy
+    or LiteRT), or one graph for whole clips. No TensorFlow."""
+
+    runtime = "litert"
+
+    def __init__(self, frames: int, size: int, n_outputs: int, encoder: Any = None,
+                 head: LinearHead | LiteModel | None = None, clip: LiteModel | None = None):
+        super().__init__(frames, size, n_outputs, per_frame=clip is None)
+        self._encoder, self._head_model, self._clip = encoder, head, clip
+
+    @property
+    def device(self) -> str:
+        return f"CPU (LiteRT, XNNPACK, {threads()} threads)"
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], folder: Path, meta: dict[str, Any], near: Path) -> "LitePredictor":
+        """The predictor model.json's "litert" record describes, from the files in `folder` (a shared encoder is
+        looked for beside the bundles in `near` too)."""
+        s = meta["sampler"]
+        frames, size = int(s["sequence_length"]), int(s["image_size"])
+        outputs = len(meta["classes"]) + (1 if (meta.get("open_set") or {}).get("other_output") else 0)
+        if "clip" in record:
+            clip = _lite(folder, record["clip"]["file"])
+            _expect(folder, clip.input_shape, (frames, size, size, 3), clip.output_shape[-1], outputs)
+            return cls(frames, size, outputs, clip=clip)
+        enc = record["encoder"]
+        if "shared" in enc:
+            shared = enc["shared"]
+            if meta.get("backbone") and shared.get("fingerprint") != meta["backbone"].get("fingerprint"):
+                raise HarError(f"bundle {folder.name}: its LiteRT encoder is not the backbone model.json records")
+            path = encoders.find(shared, near)
+            if path is None:
+                raise HarError(f"bundle {folder.name}: its encoder {shared['file']} is not in any weights folder's "
+                               f"{encoders.FOLDER}/ (or it changed): run `python -m har_core export {folder}`")
+            encoder, dim = encoders.load(path), int(shared["feature_dim"])
+            _expect(folder, encoder.model.input_shape, (size, size, 3), encoder.model.output_shape[-1], dim)
+        else:
+            encoder = _OwnEncoder(_lite(folder, enc["file"]))
+            dim = int(np.prod(encoder.model.output_shape[1:]))
+            _expect(folder, encoder.model.input_shape, (size, size, 3), dim, dim)
+        head_rec = record["head"]
+        if head_rec["kind"] == "linear":
+            head: LinearHead | LiteModel = load_head(folder / head_rec["file"], dim, frames)
+            _expect(folder, (frames, dim), (frames, dim), head.outputs, outputs)
+        else:
+            head = _lite(folder, head_rec["file"])
+            _expect(folder, head.input_shape, (frames, dim), head.output_shape[-1], outputs)
+        return cls(frames, size, outputs, encoder=encoder, head=head)
+
+    def _clips(self, batch: np.ndarray) -> np.ndarray:
+        return self._clip.run(batch)
+
+    def _encode(self, frames: np.ndarray) -> np.ndarray:
+        return self._encoder.encode(frames)
+
+    def _head(self, sequences: np.ndarray) -> np.ndarray:
+        if isinstance(self._head_model, LinearHead):
+            return self._head_model.probs(sequences)
+        return self._head_model.run(sequences.astype("float32"))
+
+
+class _OwnEncoder:
+    """A bundle's own per-frame LiteRT graph (the paper's LRCN CNN), behind SharedEncoder's `encode`; the
+    predictor's lock serialises it."""
+
+    def __init__(self, model: LiteModel):
+        self.model = model
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        return self.model.run(frames).reshape(len(frames), -1)
+
+
+def _expect(folder: Path, got_in: tuple, want_in: tuple, got_out: int, want_out: int) -> None:
+    """A LiteRT part must take what model.json's sampler gives it and give the outputs its classes need."""
+    if tuple(got_in) != tuple(want_in) or got_out != want_out:
+        raise HarError(f"bundle {folder.name} is inconsistent: a LiteRT file takes {tuple(got_in)} and gives "
+                       f"{got_out} outputs, model.json needs {tuple(want_in)} and {want_out}")
+
+
+def _lite(folder: Path, name: str) -> LiteModel:
+    path = folder / name
+    if not path.is_file():
+        raise HarError(f"bundle {folder.name}: {name} is missing")
+    return LiteModel(path)
+
+
+class KerasPredictor(Predictor):
+    """Prediction in Keras (any backend): where a GPU is present, HAR_RUNTIME=keras, or a model has no LiteRT
+    files."""
+
+    runtime = "keras"
+
+    def __init__(self, model: Any, n_outputs: int):
+        from .builders import split_frame_encoder
+
+        self.model, self.split = model, split_frame_encoder(model)
+        super().__init__(int(model.input_shape[1]), int(model.input_shape[2]), n_outputs, self.split is not None)
+
+    @property
+    def device(self) -> str:
+        from ..runtime.device import keras_device
+
+        return keras_device()
+
+    def _clips(self, batch: np.ndarray) -> np.ndarray:
+        return self.model.predict_on_batch(batch)
+
+    def _encode(self, frames: np.ndarray) -> np.ndarray:
+        return self.split.encoder.predict_on_batch(frames)
+
+    def _head(self, sequences: np.ndarray) -> np.ndarray:
+        return self.split.head.predict_on_batch(sequences)
+

@@ -64,36 +64,6 @@ def draw_prediction(bgr: np.ndarray, pred: Prediction) -> np.ndarray:
     return draw_label(bgr, pred.shown, pred.confidence, "" if pred.known else f"(best guess {pred.label})")
 
 
-def inference_device() -> str:
-    """Where predictions run, e.g. 'CPU (tensorflow)' or 'GPU: NVIDIA H100 (jax)'."""
-    from ..quiet import keras
-
-    backend = keras.backend.backend()
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = tf.config.list_logical_devices("GPU")
-            names = [tf.config.experimental.get_device_details(g).get("device_name", g.name)
-                     for g in tf.config.list_physical_devices("GPU")]
-            if gpus:
-                return f"GPU: {names[0] if names else gpus[0].name} ({backend})"
-        elif backend == "jax":
-            import jax
-
-            dev = jax.devices()[0]
-            if dev.platform == "gpu":
-                return f"GPU: {dev.device_kind} ({backend})"
-        elif backend == "torch":
-            import torch
-
-            if torch.cuda.is_available():
-                return f"GPU: {torch.cuda.get_device_name(0)} ({backend})"
-    except Exception:  # device discovery must never break prediction
-        pass
-    return f"CPU ({backend})"
-
-
 def classify(bundle: ModelBundle, video: str | os.PathLike, top_k: int = 3) -> tuple[Prediction, dict[str, Any]]:
     """The paper's predict_single_action: one clip sampled over the whole video, one prediction.
 
@@ -187,7 +157,7 @@ def annotate(
                 report(0.4 + 0.6 * t / total, "drawing and encoding H.264")
     report(1.0, "done")
     overall = to_prediction(probs.mean(axis=0), classes, threshold=bundle.threshold)
-    return Annotation(out, written, fps, round(written / fps, 3), step, timeline, overall, inference_device())
+    return Annotation(out, written, fps, round(written / fps, 3), step, timeline, overall, bundle.predictor.device)
 
 
 @dataclass

@@ -66,6 +66,7 @@ class LiveStats:
     prediction: Prediction | None
     error: str | None
     seconds_since_frame: float | None
+    device: str = ""
 
 
 class LiveAnnotator:
@@ -142,4 +143,5 @@ class LiveAnnotator:
             prediction=state.prediction if state else None,
             error=state.error if state else None,
             seconds_since_frame=None if last is None else now - last,
+            device=clf.bundle.predictor.device if clf is not None else "",
         )

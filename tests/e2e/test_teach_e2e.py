@@ -108,7 +108,7 @@ def test_teach_gestures_with_uploads_and_a_camera_take_then_predict_a_new_person
         wait_idle(page)
         assert_no_exception(page)
         assert "leave one clip out" in page.inner_text("body")
-        assert (teach_server.weights_dir / "gestures_e2e" / "model.keras").is_file()
+        assert (teach_server.weights_dir / "gestures_e2e" / "head.npz").is_file()
         screenshot(page, "teach-result")
 
         page.get_by_role("button", name="Try it on a video").click()
