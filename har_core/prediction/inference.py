@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import HarError
 from ..media.overlay import draw_label
 from ..media.sampling import ClipSampler
-from ..media.video import MIN_FRAMES, H264Writer, iter_every, iter_frames, read_header, sample_clip, to_model_frame
+from ..media.video import MIN_FRAMES, H264Writer, iter_frames, read_header, sample_clip, to_model_frame
 from ..models.bundle import ModelBundle
 
 Progress = Callable[[float, str], None]  # (fraction 0..1, what is happening)
@@ -104,6 +104,25 @@ class Annotation:
                 "step": self.step, "device": self.device, **self.prediction.as_dict(), "timeline": self.timeline}
 
 
+class WindowScorer:
+    """Sliding windows scored one by one as their last sampled frame arrives (annotate's single pass): each
+    sampled frame is encoded once, and only the last `frames` of them are kept."""
+
+    def __init__(self, bundle: ModelBundle, sampler: ClipSampler):
+        self.predictor, self.sampler = bundle.predictor, sampler
+        self._items: collections.deque[np.ndarray] = collections.deque(maxlen=sampler.frames)
+        self._k = -1
+
+    def add(self, frame: np.ndarray) -> np.ndarray:
+        """Probabilities of the window that ends at this sampled model frame (window_probs' window k)."""
+        self._k += 1
+        per_frame = self.predictor.per_frame
+        self._items.append(self.predictor.encode(frame[None])[0] if per_frame else frame)
+        offset = self._k + 1 - len(self._items)
+        window = np.stack([self._items[i - offset] for i in self.sampler.window_members(self._k)])[None]
+        return (self.predictor.head(window) if per_frame else self.predictor.clips(window))[0]
+
+
 def annotate(
     bundle: ModelBundle,
     video: str | os.PathLike,
@@ -115,49 +134,43 @@ def annotate(
     """The paper's predict_on_video, fixed: sliding windows with training's sampling, smoothed, drawn on
     every frame, written as H.264 at the source size and fps; plus a per-window probability timeline.
 
-    Pass 1 decodes every frame but converts only every `step`-th (the window's sampling rate); windows
-    are scored in batches. Pass 2 decodes again and draws, so full-size frames are never all in memory.
+    One decoding pass: frame t shows the smoothed label of window t // step, which closes at sampled frame
+    (t // step) * step <= t, so each frame is labelled and written as soon as it is read, and full-size frames
+    are never kept. The output appears whole or not at all.
     """
     report = progress or (lambda f, s: None)
     head = read_header(video)
     fps, claimed = head.fps, max(1, head.frames)
     sampler = bundle.sampler if smooth is None else replace(bundle.sampler, smooth=smooth)
     step = sampler.window_step(fps)
-    sampled: list[np.ndarray] = []
-    n = 0
-    report(0.0, "reading frames")
-    for n, frame in iter_every(video, step, sampler):
-        if frame is not None:
-            sampled.append(frame)
-        if max_seconds is not None and n / fps > max_seconds:
-            raise HarError(f"the video is longer than the {max_seconds:.0f} s allowed")
-        if n % 250 == 0:
-            report(min(0.3, 0.3 * n / claimed), "reading frames")
-    total = n + 1 if sampled else 0
-    if total < MIN_FRAMES:
-        raise HarError(f"{Path(video).name} has {total} decodable frame(s); need at least {MIN_FRAMES}")
-    report(0.3, "classifying windows")
-    probs = window_probs(bundle, np.stack(sampled))
-    smoothed = sampler.smoothed(probs)
-    classes = bundle.classes
-    windows = [to_prediction(p, classes, 1, bundle.threshold) for p in smoothed]
-    timeline = [{"time": round(k * step / fps, 3), "frame": k * step, "label": w.label, "known": w.known,
-                 "probs": {c: round(float(v), 4) for c, v in zip(classes, p)}}
-                for k, (p, w) in enumerate(zip(smoothed, windows))]
-    report(0.4, "drawing and encoding H.264")
-    out = Path(out_path)
-    written = 0
+    scorer, classes = WindowScorer(bundle, sampler), bundle.classes
+    recent: collections.deque[np.ndarray] = collections.deque(maxlen=max(1, sampler.smooth))
+    timeline: list[dict[str, Any]] = []
+    total = np.zeros(bundle.outputs, dtype="float64")
+    window: Prediction | None = None
+    out, n = Path(out_path), 0
+    report(0.0, "reading, classifying and writing frames")
     with H264Writer(out, fps, head.width, head.height) as writer:
         for t, bgr in enumerate(iter_frames(video)):
-            if t >= total:
-                break
-            writer.write(draw_prediction(bgr, windows[min(t // step, len(windows) - 1)]))
-            written += 1
+            if max_seconds is not None and t / fps > max_seconds:
+                raise HarError(f"the video is longer than the {max_seconds:.0f} s allowed")
+            if t % step == 0:
+                probs = scorer.add(to_model_frame(bgr, sampler))
+                recent.append(probs)
+                total += probs
+                smoothed = np.mean(recent, axis=0)
+                window = to_prediction(smoothed, classes, 1, bundle.threshold)
+                timeline.append({"time": round(t / fps, 3), "frame": t, "label": window.label, "known": window.known,
+                                 "probs": {c: round(float(v), 4) for c, v in zip(classes, smoothed)}})
+            writer.write(draw_prediction(bgr, window))
+            n = t + 1
             if t % 100 == 0:
-                report(0.4 + 0.6 * t / total, "drawing and encoding H.264")
+                report(min(0.99, t / claimed), "reading, classifying and writing frames")
+        if n < MIN_FRAMES:
+            raise HarError(f"{Path(video).name} has {n} decodable frame(s); need at least {MIN_FRAMES}")
     report(1.0, "done")
-    overall = to_prediction(probs.mean(axis=0), classes, threshold=bundle.threshold)
-    return Annotation(out, written, fps, round(written / fps, 3), step, timeline, overall, bundle.predictor.device)
+    overall = to_prediction(total / len(timeline), classes, threshold=bundle.threshold)
+    return Annotation(out, n, fps, round(n / fps, 3), step, timeline, overall, bundle.predictor.device)
 
 
 @dataclass
