@@ -4,9 +4,9 @@
 1. speed: 3 activities x 5 clips of about 10 s, whole `python -m har_core teach` processes: cold (empty cache:
    decoding and ImageNet features included) and warm (features cached), against the paper's way of getting a
    model of the same clips (`train --arch lrcn`, from scratch, cold) in the same run;
-2. gestures taught from ONE person's takes (4 per gesture, five gestures), scored on the two people never
-   seen: accuracy over their known classes, how many of their takes pass the 'no known activity' threshold,
-   and still takes of them (one frame held) rejected;
+2. gestures taught (body pose) from one person's takes (4 per gesture, five gestures), scored on the two people
+   never seen, and from two people's, scored on the third: accuracy over their known classes, how many of their
+   takes pass the 'no known activity' threshold, and still takes of them (one frame held) rejected;
 3. one source video per class: the four large UCF50 classes taught from the clips of one group, scored on the
    next group (all 23 pairs, g23 with g01).
 """
@@ -30,7 +30,8 @@ DATA = ROOT.parent / "shared" / "data"
 SPEED_CLASSES = ("PlayingCello", "PlayingSitar", "Surfing")  # the classes with clips of 9 s and more
 GESTURES = ("Clap", "SwipeLeft", "SwipeRight", "Throw", "Wave")
 FOUR = ("HorseRace", "PizzaTossing", "PlayingPiano", "PlayingViolin")
-TARGETS = {"cold_seconds": 60.0, "warm_seconds": 10.0, "gestures_other_people": 0.80, "one_video_per_class": 0.94}
+TARGETS = {"cold_seconds": 60.0, "warm_seconds": 10.0, "gestures_one_person_to_others": 0.80,
+           "gestures_two_people_to_the_third": 0.90, "still_takes_rejected": "29 of 30", "one_video_per_class": 0.94}
 
 
 def _link(root: Path, clips: dict[str, list[Path]]) -> Path:
@@ -94,44 +95,52 @@ def _still(path: Path, out: Path) -> Path:
 
 
 def bench_gestures(work: Path, cache: Path) -> dict[str, Any]:
-    from har_core.datasets.dataset import Clip, extract, scan
+    """Gestures taught from some people (the motion kind: body pose), scored on the people never taught: taught
+    from one person, scored on the other two; taught from two, scored on the third."""
+    from har_core.datasets.dataset import Clip, scan
+    from har_core.learning.evaluation import predict_clips
     from har_core.learning.openset import known_score
     from har_core.learning.teach import teach
-    from har_core.learning.training import predict_paths
     from har_core.models.bundle import load_bundle
 
     index = scan(DATA / "gestures")
     people = sorted({c.group for c in index.clips})
-    per_person = {}
-    for person in people:
-        taught = {g: [c.path for c in index.clips if c.label == g and c.group == person] for g in GESTURES}
-        res = teach(taught, work / f"gestures_{person}", kind="motion", cache_dir=cache, overwrite=True)
-        bundle = load_bundle(res.bundle_dir)
-        others = [c for c in index.clips if c.group != person]
-        ex = extract(others, cache, size=bundle.sampler.image_size)
-        probs = predict_paths(bundle.model, ex.paths)
-        y = np.asarray([bundle.classes.index(c.label) for c in ex.clips])
-        k = len(bundle.classes)
-        stills = [_still(c.path, work / f"still_{c.path.stem}.avi") for c in others if c.path.stem.endswith("c01")]
-        still_ex = extract([Clip(p, "still", p.stem) for p in stills], cache, size=bundle.sampler.image_size)
-        still_scores = known_score(predict_paths(bundle.model, still_ex.paths), k)
-        per_person[person] = {
-            "taught_from": person, "tested_on": sorted({c.group for c in others}), "n": int(len(y)),
-            "accuracy": float((probs[:, :k].argmax(axis=1) == y).mean()),
-            "accepted": float((known_score(probs, k) >= bundle.threshold).mean()),
-            "still_rejected": float((still_scores < bundle.threshold).mean()), "n_still": len(stills),
-            "held_out_accuracy_same_person": res.meta["metrics"]["teach"]["accuracy"]}
-    return {"per_person": per_person,
-            "accuracy_mean": float(np.mean([p["accuracy"] for p in per_person.values()])),
-            "accepted_mean": float(np.mean([p["accepted"] for p in per_person.values()])),
-            "still_rejected_mean": float(np.mean([p["still_rejected"] for p in per_person.values()])),
-            "protocol": "taught from one person's 4 takes per gesture (motion head); scored on the other two people"}
+    out: dict[str, Any] = {}
+    for protocol, taught_sets in (("one_person", [[p] for p in people]),
+                                  ("two_people", [[p for p in people if p != q] for q in people])):
+        runs = {}
+        for taught_people in taught_sets:
+            name = "+".join(taught_people)
+            taught = {g: [c.path for c in index.clips if c.label == g and c.group in taught_people] for g in GESTURES}
+            res = teach(taught, work / f"gestures_{name}", kind="motion", cache_dir=cache, overwrite=True)
+            bundle = load_bundle(res.bundle_dir)
+            unseen = [c for c in index.clips if c.group not in taught_people]
+            read, probs = predict_clips(bundle, unseen, cache)
+            y = np.asarray([bundle.classes.index(c.label) for c in read])
+            k = len(bundle.classes)
+            stills = [_still(c.path, work / f"still_{c.path.stem}.avi") for c in unseen if c.path.stem.endswith("c01")]
+            _, still_probs = predict_clips(bundle, [Clip(p, "still", p.stem) for p in stills], cache)
+            accepted = known_score(probs, k) >= bundle.threshold
+            runs[name] = {"taught_from": taught_people, "tested_on": sorted({c.group for c in unseen}), "n": len(y),
+                          "accuracy": float((probs[:, :k].argmax(axis=1) == y).mean()),
+                          "accepted": float(accepted.mean()),
+                          "accepted_and_right": float((accepted & (probs[:, :k].argmax(axis=1) == y)).mean()),
+                          "still_rejected": int((known_score(still_probs, k) < bundle.threshold).sum()),
+                          "n_still": len(stills), "held_out_accuracy_taught": res.meta["metrics"]["teach"]["accuracy"]}
+        out[protocol] = {"runs": runs, "accuracy_mean": float(np.mean([r["accuracy"] for r in runs.values()])),
+                         "accepted_mean": float(np.mean([r["accepted"] for r in runs.values()])),
+                         "still_rejected": sum(r["still_rejected"] for r in runs.values()),
+                         "n_still": sum(r["n_still"] for r in runs.values())}
+    out["protocol"] = ("taught (motion kind: body pose) from one person's or two people's 4 takes per gesture, "
+                       "scored on the people never taught; still takes: one frame of each unseen person's first "
+                       "take held for 3 s")
+    return out
 
 
 def bench_one_video(work: Path, cache: Path, pairs: int) -> dict[str, Any]:
-    from har_core.datasets.dataset import extract, scan
+    from har_core.datasets.dataset import scan
+    from har_core.learning.evaluation import predict_clips
     from har_core.learning.teach import teach
-    from har_core.learning.training import predict_paths
     from har_core.models.bundle import load_bundle
 
     index = scan(DATA / "ucf50").select(list(FOUR))
@@ -143,9 +152,8 @@ def bench_one_video(work: Path, cache: Path, pairs: int) -> dict[str, Any]:
         res = teach(taught, work / "one_video", kind="scene", cache_dir=cache, overwrite=True)
         bundle = load_bundle(res.bundle_dir)
         test = [c for c in index.clips if c.group == test_g]
-        ex = extract(test, cache, size=bundle.sampler.image_size)
-        probs = predict_paths(bundle.model, ex.paths)
-        hits = int((probs[:, :4].argmax(axis=1) == [bundle.classes.index(c.label) for c in ex.clips]).sum())
+        read, probs = predict_clips(bundle, test, cache)
+        hits = int((probs[:, :4].argmax(axis=1) == [bundle.classes.index(c.label) for c in read]).sum())
         right, total = right + hits, total + len(test)
         rows.append({"taught": taught_g, "tested": test_g, "right": hits, "n": len(test)})
     return {"accuracy": right / total, "right": right, "n": total, "pairs": rows,
@@ -166,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out["speed"]), flush=True)
         cache = work / "cache_quality"
         out["gestures"] = bench_gestures(work, cache)
-        print(json.dumps({k: v for k, v in out["gestures"].items() if k != "per_person"}), flush=True)
+        print(json.dumps({p: {k: v for k, v in r.items() if k != "runs"} for p, r in out["gestures"].items()
+                          if p != "protocol"}), flush=True)
         out["one_video_per_class"] = bench_one_video(work, cache, 3 if a.quick else 23)
         print(json.dumps({k: v for k, v in out["one_video_per_class"].items() if k != "pairs"}), flush=True)
     out["load_after"] = os.getloadavg()

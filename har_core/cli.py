@@ -15,7 +15,7 @@ from .datasets.augment import AUGMENT_LABELS, AUGMENTS
 from .errors import HarError
 from .learning.teach import KIND_TITLES
 from .learning.trainconfig import TrainConfig
-from .models.architectures import ARCHITECTURES, DEFAULT_ARCH
+from .models.architectures import DEFAULT_ARCH, TRAINABLE
 from .models.importer import SAMPLINGS
 from .models.report import format_metric
 
@@ -199,9 +199,9 @@ def cmd_export(a: argparse.Namespace) -> dict[str, Any]:
 def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
     """Accuracy on the model's classes in the data; with a 'no known activity' threshold, also how many clips of
     the other classes (activities it never learnt, your own non-activity videos) it rejects."""
-    from .datasets.dataset import extract, scan
+    from .datasets.dataset import scan
+    from .learning.evaluation import predict_clips, score_probs
     from .learning.openset import known_score
-    from .learning.evaluation import predict_cached, score_probs
 
     bundle = _load(a.model)
     index = scan(a.data_dir)
@@ -216,15 +216,14 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
         raise HarError("no clips of the model's classes (" + ", ".join(bundle.classes) + ") in the chosen data and groups")
     out: dict[str, Any] = {}
     if known:
-        ex = extract(known, a.cache, size=bundle.sampler.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
-        held = sorted({c.group for c in ex.clips})
+        read, probs = predict_clips(bundle, known, a.cache, progress=lambda d, t: _bar(d, t, "reading"))
+        held = sorted({c.group for c in read})
         trained_on = set(bundle.meta.get("split", {}).get("train_groups", [])) | set(
             bundle.meta.get("split", {}).get("val_groups", []))
         seen = sorted(set(held) & trained_on)
         if seen:
             _err(f"warning: groups {','.join(seen)} were used in training or validation; this score is optimistic")
-        probs = predict_cached(bundle, ex.paths)
-        ev = score_probs(probs, [bundle.classes.index(c.label) for c in ex.clips], bundle.classes)
+        ev = score_probs(probs, [bundle.classes.index(c.label) for c in read], bundle.classes)
         print(f"accuracy {ev.accuracy:.3f} on {ev.n} clips of groups {','.join(held)}")
         out.update(accuracy=ev.accuracy, n=ev.n, per_class=ev.per_class, confusion=ev.confusion, classes=ev.classes,
                    groups=held, groups_seen_in_training=seen)
@@ -233,9 +232,9 @@ def cmd_evaluate(a: argparse.Namespace) -> dict[str, Any]:
             print(f"known clips accepted (not 'no known activity'): {out['known_accepted']:.3f} "
                   f"at threshold {bundle.threshold:.3f}")
     if others:
-        ex = extract(others, a.cache, size=bundle.sampler.image_size, progress=lambda d, t: _bar(d, t, "extracting"))
-        rejected = known_score(predict_cached(bundle, ex.paths), len(bundle.classes)) < bundle.threshold
-        labels = [c.label for c in ex.clips]
+        read, probs = predict_clips(bundle, others, a.cache, progress=lambda d, t: _bar(d, t, "reading"))
+        rejected = known_score(probs, len(bundle.classes)) < bundle.threshold
+        labels = [c.label for c in read]
         out["unknown_rejected"] = float(rejected.mean())
         out["rejected_by_class"] = {c: float(rejected[[x == c for x in labels]].mean()) for c in sorted(set(labels))}
         print(f"clips of other classes called 'no known activity': {int(rejected.sum())} of {len(labels)} ("
@@ -329,8 +328,8 @@ def parser() -> argparse.ArgumentParser:
         """A command that trains: the data, architecture and training settings train and crossval share."""
         sp = add(name, help_)
         sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
-        sp.add_argument("--arch", default=DEFAULT_ARCH, choices=list(ARCHITECTURES),
-                        help="; ".join(f"{a.name}: {a.title}" for a in ARCHITECTURES.values()) +
+        sp.add_argument("--arch", default=DEFAULT_ARCH, choices=list(TRAINABLE),
+                        help="; ".join(f"{a.name}: {a.title}" for a in TRAINABLE.values()) +
                         f" (default {DEFAULT_ARCH})")
         sp.add_argument("--classes", nargs="+", default=None)
         sp.add_argument("--epochs", type=int, default=None, help="default: the architecture's")

@@ -123,7 +123,7 @@ def suggest_name(arch: str, jobs: TrainingJobs) -> None:
 
 def start_form(jobs: TrainingJobs) -> None:
     """The settings of a new training; starting validates everything before any work is done."""
-    from har_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH
+    from har_core.models.architectures import DEFAULT_ARCH, TRAINABLE
 
     s = settings()
     folders = st.text_area("Dataset folders, one per line (UCF50 layout: <folder>/<Class>/v_<Class>_gNN_cMM.avi)",
@@ -141,10 +141,10 @@ def start_form(jobs: TrainingJobs) -> None:
     classes = st.multiselect(
         "Classes", names, default=sorted(default), key="train_classes",
         format_func=lambda c: f"{c} ({summary[c]['clips']} clips, {len(summary[c]['groups'])} groups)")
-    names_ = list(ARCHITECTURES)
+    names_ = list(TRAINABLE)
     arch = st.selectbox("Architecture", names_, index=names_.index(DEFAULT_ARCH), key="train_arch",
-                        format_func=lambda a: f"{a}: {ARCHITECTURES[a].title}")
-    rec = ARCHITECTURES[arch]
+                        format_func=lambda a: f"{a}: {TRAINABLE[a].title}")
+    rec = TRAINABLE[arch]
     epochs = batch_size = patience = None
     augment, outlier_dirs = "none", None
     if rec.backbone and rec.head == "mean":

@@ -2,16 +2,17 @@
 predictions for cached clips through its own predictor: what `evaluate` reports, with no TensorFlow."""
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from ..datasets.dataset import load_cached
+from ..datasets.dataset import Clip, extract, load_cached
 from ..models.bundle import ModelBundle
 from ..models.encoders import frame_encoder
-from .features import cached_features
+from .features import cached_features, cached_keypoints
 
 
 @dataclass
@@ -61,3 +62,15 @@ def predict_cached(bundle: ModelBundle, clip_paths: list[Path], batch_size: int 
         out = [predictor.clips(np.stack([load_cached(p) for p in clip_paths[i:i + batch_size]]))
                for i in range(0, len(clip_paths), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, bundle.outputs), dtype="float32")
+
+
+def predict_clips(bundle: ModelBundle, clips: list[Clip], cache_dir: str | os.PathLike | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> tuple[list[Clip], np.ndarray]:
+    """The clips that could be read and a bundle's probabilities for them, each clip sampled once into the cache
+    its model reads (uint8 clips and frame features, or body keypoints). An unreadable clip is left out (the
+    clip cache reports it) or, for body keypoints, named in a one-line error."""
+    if bundle.meta.get("pose"):
+        keypoints = cached_keypoints([c.path for c in clips], bundle.sampler, cache_dir, progress)
+        return list(clips), bundle.predictor.head(keypoints)
+    ex = extract(clips, cache_dir, size=bundle.sampler.image_size, progress=progress)
+    return ex.clips, predict_cached(bundle, ex.paths)

@@ -1,4 +1,4 @@
-"""Per-frame features of a frozen pretrained backbone, computed once per cached clip and kept on disk.
+"""Per-frame features of a frozen pretrained backbone, and body keypoints, computed once per clip and kept on disk.
 
 A head trained on these trains in seconds, because the backbone (the costly part) never runs twice for
 the same frames. The cache sits beside the uint8 clip cache and shares its key (file identity), plus the
@@ -13,7 +13,11 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from ..datasets.dataset import load_cached
+from ..config import settings
+from ..datasets.dataset import cache_key, load_cached
+from ..media.sampling import ClipSampler
+from ..media.video import sample_clip
+from ..pose.blazepose import FRAME_DIM, estimator, read_manifest
 
 FEATURES_FORMAT = 1
 
@@ -65,3 +69,26 @@ def cached_features(
         if progress:
             progress(min(start + per_call, len(todo)), len(todo))
     return np.stack([np.load(t).astype("float32") for t in targets]) if targets else np.zeros((0, 0, 0), "float32")
+
+
+def cached_keypoints(videos: list[Path], sampler: ClipSampler, cache_dir: str | os.PathLike | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Body keypoints (n, frames, FRAME_DIM) of the frames `sampler` picks from each video (frames of their own
+    shape, long side at most the sampler's size), tracked through the clip by BlazePose; computed once per file
+    version, sampler and pose models, kept on disk like the frame features. A clip where nobody is found has
+    presence 0 in every frame: what to make of that is the caller's."""
+    models = read_manifest()["landmarks"]["sha256"][:12]
+    folder = Path(cache_dir or settings().cache_dir) / (
+        f"keypoints-v{FEATURES_FORMAT}-{models}-L{sampler.frames}-S{sampler.image_size}-{sampler.spread}")
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for done, video in enumerate(videos, 1):
+        target = folder / f"{cache_key(Path(video))}.npy"
+        if target.exists():
+            out.append(np.load(target))
+        else:
+            out.append(estimator().track(sample_clip(video, sampler).frames))
+            _save_atomic(target, out[-1])
+        if progress:
+            progress(done, len(videos))
+    return np.stack(out) if out else np.zeros((0, sampler.frames, FRAME_DIM), "float32")

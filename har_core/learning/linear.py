@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import HarError
-from ..models.heads import LinearHead, segment_means
+from ..models.heads import LinearHead, PoseHead, segment_means
+from ..pose import motion
 
 
 def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -53,3 +54,28 @@ def _center(rows: np.ndarray, segments: int) -> np.ndarray:
     n = len(rows)
     parts = rows.reshape(n, segments, -1)
     return (parts - parts.mean(axis=1, keepdims=True)).reshape(n, -1)
+
+
+AUGMENT_COPIES = 10  # variants of each taught clip (pose.motion.augment) a pose head also learns from
+
+
+def fit_pose(x: np.ndarray, y: np.ndarray, n_out: int, c: float, weights: np.ndarray, seed: int = 0) -> PoseHead:
+    """A standardised multinomial logistic regression on how the arms move (pose.motion), each clip joined by
+    AUGMENT_COPIES variants of itself (earlier or later, faster or slower, bigger or smaller, tilted), so that a
+    few takes of one person teach the gesture rather than that person's pace and reach."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if len(np.unique(y)) != n_out:
+        raise HarError("every class needs training clips")
+    rng = np.random.default_rng(seed)
+    feats = [motion.features(x)] + [np.stack([motion.augment(clip, rng) for clip in x])
+                                    for _ in range(AUGMENT_COPIES)]
+    f, ys, ws = np.concatenate(feats), np.tile(y, len(feats)), np.tile(weights, len(feats))
+    scaler = StandardScaler().fit(f)
+    lr = LogisticRegression(C=c, max_iter=5000).fit(scaler.transform(f), ys, sample_weight=ws)
+    kernel, bias = lr.coef_.T, lr.intercept_
+    if n_out == 2:  # scikit-learn keeps one logit for two classes; softmax of (-z/2, z/2) is sigmoid(z)
+        kernel, bias = np.c_[-kernel / 2, kernel / 2], np.r_[-bias / 2, bias / 2]
+    return PoseHead(scaler.mean_.astype("float32"), scaler.scale_.astype("float32"), kernel.astype("float32"),
+                    bias.astype("float32"))

@@ -1,16 +1,16 @@
 """Teach new activities from a handful of example clips, in seconds, with an honest accuracy.
 
-The frozen ImageNet backbone encodes each example once (cached); a linear head on its segment means fits in
-a fraction of a second, so every example can be scored by a head taught without it: leave one source group
-out when each activity has examples from two or more groups (`gNN` in the name, a person, a video), else
-leave one clip out. Those held-out scores give the accuracy, the confusion matrix and the 'no known activity'
-threshold; the saved model is then taught from every example.
+Each example is read once (cached); a linear head fits in a fraction of a second, so every example can be
+scored by a head taught without it: leave one source group out when each activity has examples from two or
+more groups (`gNN` in the name, a person, a video), else leave one clip out. Those held-out scores give the
+accuracy, the confusion matrix and the 'no known activity' threshold; the saved model is then taught from every
+example. Nothing here imports TensorFlow.
 
 Two kinds of activity need two heads (architectures.py): "scene" activities differ by what is in view (a
-piano, horses); "motion" ones by how a body moves in front of the same background (gestures at a webcam),
-where the head reads only how the clip changes from beginning to end. Besides the taught activities, the
-head learns an 'other' output from the shipped example clips of other activities and, for motion, from still
-takes (nothing moving is no activity).
+piano, horses), read by the frozen ImageNet encoder; "motion" ones by how a body moves (gestures at a webcam),
+read from the body's keypoints (BlazePose), so that the room, the clothes and the person do not count. Besides
+the taught activities, the head learns an 'other' output from the shipped example clips of other activities
+and, for motion, from still takes (nothing moving is no activity).
 """
 from __future__ import annotations
 
@@ -28,14 +28,16 @@ from ..media.examples import examples as shipped_examples
 from ..media.sampling import ClipSampler
 from ..media.video import duration
 from ..models import bundle as bundle_mod
+from ..models.architectures import Architecture, architecture
 from ..models.encoders import ensure, frame_encoder
+from ..pose import motion
+from ..pose.blazepose import read_manifest
 from .evaluation import score_probs
-from .features import cached_features
-from .linear import balanced_weights, fit_linear
+from .features import cached_features, cached_keypoints
+from .linear import AUGMENT_COPIES, balanced_weights, fit_linear, fit_pose
 from .openset import KNOWN_ACCEPT, known_score, threshold_for
-from ..models.architectures import architecture
 
-KINDS = {"scene": "imagenet_segments_lite2", "motion": "imagenet_motion_lite2"}
+KINDS = {"scene": "imagenet_segments_lite2", "motion": "pose_motion"}
 KIND_TITLES = {"scene": "What is in view (objects, places, sports)",
                "motion": "How the body moves (gestures in front of a camera)"}
 # What model.json says of the frozen backbone (pretrained.backbone_record), read from the stored encoder's manifest
@@ -125,6 +127,32 @@ def protocol_text(unit: str, n_folds: int) -> str:
             "source video make this optimistic)")
 
 
+def _scene_inputs(rec: Architecture, videos: list[Clip], cache_dir: str | Path | None,
+                  emit: Progress) -> np.ndarray:
+    """Frozen ImageNet features (n, frames, 1280) of every clip, through the uint8 clip cache."""
+    ex = extract(videos, cache_dir, size=rec.image_size,
+                 progress=lambda d, t: emit(0.3 * d / t, f"reading clips ({d}/{t})"))
+    if ex.failed:
+        clip, message = ex.failed[0]
+        raise HarError(f"{clip.path.name} cannot be used: {message}")
+    emit(0.3, "loading the ImageNet encoder")
+    return cached_features(ex.paths, frame_encoder(rec.backbone, rec.image_size), rec.backbone,
+                           lambda d, t: emit(0.3 + 0.55 * d / t, f"encoding frames ({d}/{t} clips)"))
+
+
+def _pose_inputs(sampler: ClipSampler, videos: list[Clip], taught: int, cache_dir: str | Path | None,
+                 emit: Progress) -> np.ndarray:
+    """Body keypoints (n, frames, FRAME_DIM) of every clip; an example (one of the first `taught`) in which nobody
+    is found is refused by name."""
+    keypoints = cached_keypoints([c.path for c in videos], sampler, cache_dir,
+                                 lambda d, t: emit(0.85 * d / t, f"finding the body in every clip ({d}/{t})"))
+    for clip, points in zip(videos[:taught], keypoints):
+        if motion.summary(points).nobody:
+            raise HarError(f"{clip.path.name}: no person was found in most of its frames; the body-pose head "
+                           "needs the whole upper body in view")
+    return keypoints
+
+
 def teach(
     examples: dict[str, list[Path]],
     out_dir: str | Path,
@@ -152,29 +180,29 @@ def teach(
     classes = list(dict.fromkeys(c.label for c in clips))
     others = other_examples(classes) if others is None else others
     rec = architecture(KINDS[kind])
-    size = rec.image_size
+    pose, size = rec.head == "pose", rec.image_size
+    # a pose model's live window spans a typical example (gestures last seconds); the scene one a UCF clip
+    window = float(np.clip(np.median([duration(c.path) for c in clips]), 1.0, 10.0)) if pose else None
+    sampler = (ClipSampler(rec.frames, size, window_seconds=round(window, 1), resize="fit") if pose
+               else ClipSampler(rec.frames, size))
 
     emit(0.0, f"reading {len(clips)} examples")
-    ex = extract(clips + others, cache_dir, size=size,
-                 progress=lambda d, t: emit(0.3 * d / t, f"reading clips ({d}/{t})"))
-    if ex.failed:
-        clip, message = ex.failed[0]
-        raise HarError(f"{clip.path.name} cannot be used: {message}")
-    emit(0.3, "loading the ImageNet encoder")
-    encoder = frame_encoder(rec.backbone, size)
-    feats = cached_features(ex.paths, encoder, rec.backbone,
-                            lambda d, t: emit(0.3 + 0.55 * d / t, f"encoding frames ({d}/{t} clips)"))
+    feats = (_pose_inputs(sampler, clips + others, len(clips), cache_dir, emit) if pose
+             else _scene_inputs(rec, clips + others, cache_dir, emit))
     n_known, k = len(clips), len(classes)
     x, x_other = feats[:n_known], feats[n_known:]
     y = np.asarray([classes.index(c.label) for c in clips])
+    stills = pose or rec.centered  # heads that read motion also learn that a still take is no activity
 
     def fit(rows: np.ndarray):
         """A head taught from the examples `rows`, the other clips and (motion) their still takes."""
         parts = [x[rows], x_other]
-        if rec.centered:  # a still take: the middle frame held for the whole clip
+        if stills:  # a still take: the middle frame held for the whole clip
             parts.append(np.repeat(x[rows][:, rec.frames // 2:rec.frames // 2 + 1], rec.frames, axis=1))
         xs = np.concatenate(parts)
         ys = np.r_[y[rows], np.full(len(xs) - len(rows), k)]
+        if pose:
+            return fit_pose(xs, ys, k + 1, float(rec.c), balanced_weights(ys, k))
         return fit_linear(xs, ys, k + 1, float(rec.c), balanced_weights(ys, k), rec.segments, rec.centered)
 
     emit(0.85, "scoring each example with a model taught without it")
@@ -190,33 +218,42 @@ def teach(
 
     emit(0.92, "teaching the model from every example")
     head = fit(np.arange(n_known))
-    shared = ensure(rec.backbone, size)
     per_example = [{"file": c.path.name, "activity": c.label, "group": c.group,
                     "predicted": classes[int(p[:k].argmax())] if s >= threshold else "no known activity",
                     "score": round(float(s), 3)} for c, p, s in zip(clips, held_out, scores)]
     seconds = time.perf_counter() - start
-    meta = {
+    meta: dict[str, Any] = {
         "classes": classes,
         "architecture": rec.name,
-        "parameters": int(shared["parameters"]) + head.parameters,
-        "sampler": ClipSampler(rec.frames, size).as_meta(),
+        "parameters": head.parameters,
+        "sampler": sampler.as_meta(),
         "training": {"architecture": rec.name, "taught": kind, "head": rec.head, "c": rec.c,
-                     "segments": rec.segments, "centered": rec.centered, "class_weight": "balanced",
-                     "image_size": size, "outlier_clips": len(others),
-                     "still_takes": n_known if rec.centered else 0, "epochs_run": 1,
-                     "seconds": round(seconds, 1), "command": command},
+                     "class_weight": "balanced", "image_size": size, "outlier_clips": len(others),
+                     "still_takes": n_known if stills else 0, "epochs_run": 1,
+                     "seconds": round(seconds, 1), "command": command,
+                     **({"augmented_copies": AUGMENT_COPIES} if pose else
+                        {"segments": rec.segments, "centered": rec.centered})},
         "split": {"held_out": unit + "s, in turn", "folds": int(len(np.unique(folds)))},
         "metrics": {"teach": {"accuracy": evaluation.accuracy, "n": evaluation.n, "protocol": protocol,
                               "per_class": evaluation.per_class, "confusion": evaluation.confusion}},
         "data": {"examples": {a: [c.path.name for c in clips if c.label == a] for a in classes},
                  "clips": n_known, "per_class": {a: int((y == i).sum()) for i, a in enumerate(classes)},
                  "examples_held_out": per_example},
-        "backbone": {key: shared[key] for key in BACKBONE_KEYS},
         "open_set": {"score": "probability of the best known class (the 'other' output is the last one)",
                      "other_output": True, "threshold": threshold,
                      "protocol": f"threshold: {KNOWN_ACCEPT:.0%} of the examples accepted ({protocol})",
                      "outlier_classes": sorted({c.label for c in others}), "outlier_clips": len(others)},
     }
+    if pose:
+        manifest = read_manifest()
+        meta["pose"] = {"models": {part: manifest[part]["sha256"] for part in ("detector", "landmarks")},
+                        "source": manifest["source_wheel"], "licence": manifest["licence"],
+                        "features": "elbows and wrists relative to the shoulders, in shoulder widths, over the "
+                                    "span that moves (pose.motion)"}
+    else:
+        shared = ensure(rec.backbone, size)
+        meta["parameters"] += int(shared["parameters"])
+        meta["backbone"] = {key: shared[key] for key in BACKBONE_KEYS}
     saved = bundle_mod.save_bundle(None, meta, out_dir, overwrite=overwrite, head=head)
     emit(1.0, f"saved {saved.name}")
     return TeachResult(saved, bundle_mod.read_meta(saved), per_example)

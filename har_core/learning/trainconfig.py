@@ -36,6 +36,9 @@ class TrainConfig:
         """Every None replaced by the architecture's default, and checked: a bad setting fails here, before
         minutes of extraction, as one line."""
         rec = self.architecture
+        if not rec.trainable:
+            raise HarError(f"{rec.name} learns from a few examples, not by training: python -m har_core teach "
+                           "--kind motion (or the Teach page)")
 
         def given(value: int | None, default: int) -> int:
             return default if value is None else value

@@ -22,7 +22,8 @@ from ..config import DEFAULT_WINDOW_SECONDS, IMAGE_SIZE, SEQUENCE_LENGTH
 
 SPREADS = {"centred": "floor((i + 0.5) * n / length) over the span",
            "stride": "min(i * max(n // length, 1), n - 1), the tutorial's"}
-RESIZES = {"area": "cv2.INTER_AREA", "linear": "cv2.INTER_LINEAR"}
+RESIZES = {"area": "cv2.INTER_AREA", "linear": "cv2.INTER_LINEAR",
+           "fit": "cv2.INTER_AREA to a long side of at most image_size, aspect kept (body-pose models)"}
 
 
 def span_indices(start: int, stop: int, length: int) -> np.ndarray:

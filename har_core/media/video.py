@@ -63,9 +63,16 @@ _INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
 
 def to_model_frame(bgr: np.ndarray, sampler: ClipSampler = ClipSampler()) -> np.ndarray:
     """The one conversion from a decoded BGR frame to the model's input: RGB uint8 of the sampler's size, resized
-    the sampler's way."""
+    the sampler's way: a square, or (resize "fit", body pose) the frame's own shape with its long side at most
+    the sampler's size, so that a body keeps its proportions."""
     size = sampler.image_size
-    small = cv2.resize(bgr, (size, size), interpolation=_INTERPOLATION[sampler.resize])
+    if sampler.resize == "fit":
+        h, w = bgr.shape[:2]
+        scale = min(1.0, size / max(h, w))
+        small = bgr if scale == 1.0 else cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                   interpolation=cv2.INTER_AREA)
+    else:
+        small = cv2.resize(bgr, (size, size), interpolation=_INTERPOLATION[sampler.resize])
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
 
 

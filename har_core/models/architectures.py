@@ -39,6 +39,11 @@ class Architecture:
     c: float | None = None  # a "mean" head is a logistic regression fitted by scikit-learn: its inverse L2 strength
     segments: int = 1  # a "mean" head's ordered parts of the clip; `frames` must divide by it
     centered: bool = False  # a "mean" head reads only how the segments differ from the clip's mean (motion)
+    taught: bool = False  # learns only from examples (`teach`), never by `train` on a dataset split
+
+    @property
+    def trainable(self) -> bool:
+        return not self.taught
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +62,11 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
         frames=20, image_size=260, preprocessing="(x - 127.5) / 127.5 inside the model",
         backbone="efficientnet-lite2", head="mean", epochs=1, patience=1, batch_size=0, learning_rate=0.0,
         sizes=(260, 224), c=0.1, segments=4, centered=True),
+    Architecture(
+        name="pose_motion", title="Body pose (BlazePose keypoints): how the arms move, linear head",
+        frames=32, image_size=640, preprocessing="RGB frames, long side at most 640 px; BlazePose's own scaling",
+        backbone=None, head="pose", epochs=1, patience=1, batch_size=0, learning_rate=0.0, sizes=(640,), c=0.03,
+        taught=True),
     Architecture(
         name="imagenet_mean_lite2", title="ImageNet EfficientNet-Lite2 frames, averaged, linear head",
         frames=20, image_size=260, preprocessing="(x - 127.5) / 127.5 inside the model",
@@ -82,6 +92,7 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
         backbone=None, head="convlstm", epochs=50, patience=10, batch_size=4, learning_rate=1e-3, sizes=(64, 96, 128)),
 )}
 DEFAULT_ARCH = "imagenet_segments_lite2"  # the best 5-fold-over-groups mean on eleven classes (weights/README)
+TRAINABLE = {name: a for name, a in ARCHITECTURES.items() if a.trainable}  # what `train` and the Train page offer
 
 
 def architecture(name: str) -> Architecture:

@@ -32,7 +32,7 @@ from ..errors import HarError
 from ..media.sampling import ClipSampler
 from ..runtime.device import wanted_runtime
 from . import encoders
-from .heads import HEAD_FILE, LinearHead
+from .heads import HEAD_FILE, LinearHead, PoseHead
 from .predictor import KerasPredictor, LitePredictor, Predictor
 
 FORMAT_VERSION = 2  # 2: LiteRT files and the "litert" record; 1 (model.keras only) still loads, on Keras
@@ -79,12 +79,12 @@ def check_name(name: str) -> str:
 
 
 def save_bundle(model: Any, meta: dict[str, Any], out_dir: str | os.PathLike, overwrite: bool = True,
-                head: LinearHead | None = None) -> Path:
+                head: LinearHead | PoseHead | None = None) -> Path:
     """Write a bundle atomically: a complete sibling folder is swapped in, the old one kept until then.
 
     With a Keras `model`: model.keras and its LiteRT files (or, in model.json, why there are none). With only a
-    linear `head` and no model (teaching): head.npz beside the stored encoder its "backbone" names; no
-    TensorFlow.
+    `head` and no model (teaching): head.npz, reading the stored encoder its "backbone" names (a linear head) or
+    the body-pose models its "pose" names; no TensorFlow.
     """
     out = Path(out_dir)
     if out.exists() and not overwrite:
@@ -116,9 +116,12 @@ def save_bundle(model: Any, meta: dict[str, Any], out_dir: str | os.PathLike, ov
     return out
 
 
-def _write_litert(model: Any, head: LinearHead | None, meta: dict[str, Any], folder: Path,
+def _write_litert(model: Any, head: LinearHead | PoseHead | None, meta: dict[str, Any], folder: Path,
                   near: Path) -> dict[str, Any]:
     """The LiteRT files of a bundle, written into `folder`; model.json's "litert" record, or why there is none."""
+    if model is None and isinstance(head, PoseHead):
+        head.save(folder / HEAD_FILE)
+        return {"pose": meta["pose"]["models"], "head": {"file": HEAD_FILE, "kind": "pose"}}
     if model is None:
         backbone = meta.get("backbone") or {}
         shared = encoders.manifest(str(backbone.get("name")), int(backbone.get("image_size") or 0), near)
@@ -299,13 +302,16 @@ def load_bundle(bundle_dir: str | os.PathLike, runtime: str | None = None) -> Mo
     d = Path(bundle_dir)
     meta = read_meta(d)
     note = None
-    if (runtime or wanted_runtime()) == "litert":
+    keras_kept = (d / MODEL_FILE).is_file() or bool(meta.get("backbone"))  # else LiteRT is all there is (pose)
+    if (runtime or wanted_runtime()) == "litert" or not keras_kept:
         record = meta.get("litert") or {}
         if record and "error" not in record:
             try:
                 predictor = LitePredictor.from_record(record, d, meta, d.parent)
                 return ModelBundle(path=d, meta=meta, predictor=predictor)
             except HarError as exc:
+                if not keras_kept:
+                    raise
                 note = str(exc)
         else:
             note = record.get("error") or "this bundle has no LiteRT files (saved before they existed)"

@@ -19,13 +19,15 @@ from ..errors import HarError
 from ..runtime.litert import LiteModel, threads
 from . import encoders
 from .encoders import FRAME_BATCH
-from .heads import LinearHead, load_head
+from ..pose.blazepose import FRAME_DIM
+from .heads import LinearHead, PoseHead, load_head
 
 
 class Predictor:
     """Thread-safe batched prediction for one loaded model; subclasses say how a batch runs."""
 
     runtime = ""
+    sequential = False  # an encoder that follows something from frame to frame (body pose): whole sequences
 
     def __init__(self, frames: int, size: int, n_outputs: int, per_frame: bool):
         self.frames, self.size, self.n_outputs, self.per_frame = frames, size, n_outputs, per_frame
@@ -39,7 +41,7 @@ class Predictor:
     def _clips(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _encode(self, frames: np.ndarray) -> np.ndarray:
+    def _encode(self, frames: np.ndarray, state: dict | None) -> np.ndarray:
         raise NotImplementedError
 
     def _head(self, sequences: np.ndarray) -> np.ndarray:
@@ -50,21 +52,23 @@ class Predictor:
         out = []
         for i in range(0, len(clips), batch_size):
             if self.per_frame:  # each frame through the encoder, then the head: the same numbers, fewer graphs
-                batch = clips[i:i + batch_size]
-                feats = self.encode(batch.reshape(-1, *batch.shape[2:]))
-                out.append(self.head(feats.reshape(len(batch), self.frames, -1)))
+                out.append(self.head(np.stack([self.encode(clip) for clip in clips[i:i + batch_size]])))
             else:
                 with self.lock:
                     out.append(np.asarray(self._clips(clips[i:i + batch_size])))
         return np.concatenate(out) if out else np.zeros((0, self.n_outputs), dtype="float32")
 
-    def encode(self, frames: np.ndarray) -> np.ndarray:
-        """Per-frame features of uint8 frames (n, size, size, 3), FRAME_BATCH at a time."""
+    def encode(self, frames: np.ndarray, state: dict | None = None) -> np.ndarray:
+        """Per-frame features of uint8 frames (n, height, width, 3) in order, FRAME_BATCH at a time. A sequential
+        encoder reads them in one go, and `state` carries what it follows (where the person was) from one call
+        to the next on the same video or stream; it serialises itself."""
         assert self.per_frame, "encode needs a per-frame model"
+        if self.sequential:
+            return np.asarray(self._encode(frames, state), dtype="float32")
         parts = []
         for i in range(0, len(frames), FRAME_BATCH):
             with self.lock:
-                parts.append(np.asarray(self._encode(frames[i:i + FRAME_BATCH]), dtype="float32"))
+                parts.append(np.asarray(self._encode(frames[i:i + FRAME_BATCH], None), dtype="float32"))
         return np.concatenate(parts)
 
     def head(self, sequences: np.ndarray) -> np.ndarray:
@@ -101,9 +105,10 @@ class LitePredictor(Predictor):
     runtime = "litert"
 
     def __init__(self, frames: int, size: int, n_outputs: int, encoder: Any = None,
-                 head: LinearHead | LiteModel | None = None, clip: LiteModel | None = None):
+                 head: LinearHead | PoseHead | LiteModel | None = None, clip: LiteModel | None = None):
         super().__init__(frames, size, n_outputs, per_frame=clip is None)
         self._encoder, self._head_model, self._clip = encoder, head, clip
+        self.sequential = bool(getattr(encoder, "sequential", False))
 
     @property
     def device(self) -> str:
@@ -120,6 +125,11 @@ class LitePredictor(Predictor):
             clip = _lite(folder, record["clip"]["file"])
             _expect(folder, clip.input_shape, (frames, size, size, 3), clip.output_shape[-1], outputs)
             return cls(frames, size, outputs, clip=clip)
+        if "pose" in record:
+            encoder, dim = _pose_encoder(record["pose"], folder), FRAME_DIM
+            head = load_head(folder / record["head"]["file"], dim, frames)
+            _expect(folder, (frames, dim), (frames, dim), head.outputs, outputs)
+            return cls(frames, size, outputs, encoder=encoder, head=head)
         enc = record["encoder"]
         if "shared" in enc:
             shared = enc["shared"]
@@ -137,7 +147,7 @@ class LitePredictor(Predictor):
             _expect(folder, encoder.model.input_shape, (size, size, 3), dim, dim)
         head_rec = record["head"]
         if head_rec["kind"] == "linear":
-            head: LinearHead | LiteModel = load_head(folder / head_rec["file"], dim, frames)
+            head: LinearHead | PoseHead | LiteModel = load_head(folder / head_rec["file"], dim, frames)
             _expect(folder, (frames, dim), (frames, dim), head.outputs, outputs)
         else:
             head = _lite(folder, head_rec["file"])
@@ -147,11 +157,11 @@ class LitePredictor(Predictor):
     def _clips(self, batch: np.ndarray) -> np.ndarray:
         return self._clip.run(batch)
 
-    def _encode(self, frames: np.ndarray) -> np.ndarray:
-        return self._encoder.encode(frames)
+    def _encode(self, frames: np.ndarray, state: dict | None) -> np.ndarray:
+        return self._encoder.encode(frames, state) if self.sequential else self._encoder.encode(frames)
 
     def _head(self, sequences: np.ndarray) -> np.ndarray:
-        if isinstance(self._head_model, LinearHead):
+        if isinstance(self._head_model, (LinearHead, PoseHead)):
             return self._head_model.probs(sequences)
         return self._head_model.run(sequences.astype("float32"))
 
@@ -165,6 +175,16 @@ class _OwnEncoder:
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         return self.model.run(frames).reshape(len(frames), -1)
+
+
+def _pose_encoder(record: dict[str, Any], folder: Path) -> Any:
+    """The process's BlazePose estimator, if it is the one model.json names (by the models' sha256)."""
+    from ..pose.blazepose import estimator, read_manifest
+
+    manifest = read_manifest()
+    if any(record.get(part) != manifest[part]["sha256"] for part in ("detector", "landmarks")):
+        raise HarError(f"bundle {folder.name} was taught with other body-pose models than weights/pose holds")
+    return estimator()
 
 
 def _expect(folder: Path, got_in: tuple, want_in: tuple, got_out: int, want_out: int) -> None:
@@ -202,7 +222,7 @@ class KerasPredictor(Predictor):
     def _clips(self, batch: np.ndarray) -> np.ndarray:
         return self.model.predict_on_batch(batch)
 
-    def _encode(self, frames: np.ndarray) -> np.ndarray:
+    def _encode(self, frames: np.ndarray, state: dict | None) -> np.ndarray:
         return self.split.encoder.predict_on_batch(frames)
 
     def _head(self, sequences: np.ndarray) -> np.ndarray:

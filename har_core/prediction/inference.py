@@ -112,12 +112,13 @@ class WindowScorer:
         self.predictor, self.sampler = bundle.predictor, sampler
         self._items: collections.deque[np.ndarray] = collections.deque(maxlen=sampler.frames)
         self._k = -1
+        self._state: dict = {}  # a sequential encoder's (body pose: where the person was)
 
     def add(self, frame: np.ndarray) -> np.ndarray:
         """Probabilities of the window that ends at this sampled model frame (window_probs' window k)."""
         self._k += 1
         per_frame = self.predictor.per_frame
-        self._items.append(self.predictor.encode(frame[None])[0] if per_frame else frame)
+        self._items.append(self.predictor.encode(frame[None], self._state)[0] if per_frame else frame)
         offset = self._k + 1 - len(self._items)
         window = np.stack([self._items[i - offset] for i in self.sampler.window_members(self._k)])[None]
         return (self.predictor.head(window) if per_frame else self.predictor.clips(window))[0]
@@ -201,6 +202,7 @@ class StreamClassifier:
         # (number, frame) of the kept frames; features by frame number, for per-frame encoders
         self._frames: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=self.sampler.frames)
         self._features: dict[int, np.ndarray] = {}
+        self._encoder_state: dict = {}  # a sequential encoder's (body pose: where the person was)
         self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=max(1, self.sampler.smooth))
         self._next_keep: float | None = None
         self._version = 0
@@ -241,7 +243,7 @@ class StreamClassifier:
         else:  # encode only the frames that arrived since the last prediction
             new = [(n, f) for n, f in frames if n not in self._features]
             if new:
-                feats = predictor.encode(np.stack([f for _, f in new]))
+                feats = predictor.encode(np.stack([f for _, f in new]), self._encoder_state)
                 self._features.update({n: v for (n, _), v in zip(new, feats)})
             self._features = {n: self._features[n] for n, _ in frames}
             window = np.stack([self._features[frames[i][0]] for i in idx])
@@ -294,6 +296,7 @@ class StreamClassifier:
         with self._lock:
             self._frames.clear()
             self._features = {}
+            self._encoder_state = {}
 
     @property
     def alive(self) -> bool:
