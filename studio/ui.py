@@ -142,7 +142,7 @@ def model_label(listing: BundleListing) -> str:
 
 def model_picker(key: str = "model", label: str = "Model") -> str | None:
     """A model select box plus its classes and measured accuracy; returns the chosen bundle's name (load it
-    with `load_model` when needed), or None after an empty state saying how to get a model."""
+    with `load_model` when needed), or None after an empty state saying how to get or choose a model."""
     from har_core.models.bundle import read_meta
 
     listings = registry().listings() + [BundleListing(n, p, read_meta(p), None) for n, p in session_models().items()]
@@ -161,10 +161,14 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     if f"_{key}_next" in st.session_state and st.session_state[f"_{key}_next"] in names:
         st.session_state[key] = st.session_state.pop(f"_{key}_next")  # chosen on another page (choose_next)
     chosen_before = st.session_state.get(key) in names  # e.g. a model just imported: keep it, no default
-    name = st.selectbox(label, names, index=None if chosen_before else best, key=key,
-                        format_func=lambda n: model_label(by_name[n]),
+    # required: no × to clear the menu (the browser enforces it; a cleared value is still handled below)
+    name = st.selectbox(label, names, index=None if chosen_before else best, key=key, required=True,
+                        format_func=lambda n: model_label(by_name[n]), placeholder="Choose a model",
                         help="Chosen first: of the models measured at 90% or better (k-fold over groups, else "
                              "test accuracy), the one that knows the most activities.")
+    if name is None:
+        st.info("**Choose a model** in the menu above to go on.", icon=":material/psychology:")
+        return None
     meta = by_name[name].meta or {}
     measured = "  \n".join(f"Measured: {line}" for line in measured_lines(meta)) or "No measured accuracy recorded."
     st.caption(f"Classes: {', '.join(meta.get('classes', []))}  \n{measured}")

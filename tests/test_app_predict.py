@@ -78,6 +78,21 @@ def test_no_model_is_a_clear_empty_state(tmp_path: Path, monkeypatch: pytest.Mon
     assert not at.radio and [u.key for u in at.file_uploader] == ["import_file"]  # adding a model is offered
 
 
+def test_a_cleared_model_menu_asks_for_a_model(weights: Path) -> None:
+    """The menu has no × (required), and a cleared value (the browser's check bypassed) is an empty state,
+    never `KeyError: None`; choosing again brings the page back."""
+    at = run_page()
+    menu = at.selectbox(key="predict_model")
+    assert menu.proto.required and menu.value == "synth_lrcn"
+    at.radio(key="predict_source").set_value("Upload").run()  # a rerun: the menu keeps its choice
+    at.selectbox(key="predict_model").set_value(None).run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    assert [i.value for i in at.info] == ["**Choose a model** in the menu above to go on."]
+    assert not at.radio  # nothing below asks for a video until a model is chosen
+    at.selectbox(key="predict_model").set_value("synth_lrcn").run()
+    assert not at.exception and not at.info and at.radio(key="predict_source").value == "Upload"
+
+
 def test_menu_starts_at_the_best_k_fold_mean(synth_bundle: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A lucky test split does not outrank a better mean over folds; a bundle with no measurement ranks last."""
