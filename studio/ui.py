@@ -47,7 +47,7 @@ from har_core.config import settings
 from har_core.errors import HarError
 from har_core.media.uploads import SessionFolder, sweep_stale
 from har_core.models.bundle import BundleListing, ModelBundle
-from har_core.models.registry import ModelRegistry, preference
+from har_core.models.registry import ModelRegistry, ranked
 from har_core.models.report import measured_lines
 
 # (script path relative to app.py, title, icon, blurb): app.py's menu, Home's links, in this order.
@@ -146,10 +146,10 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     from har_core.models.bundle import read_meta
 
     listings = registry().listings() + [BundleListing(n, p, read_meta(p), None) for n, p in session_models().items()]
-    usable = [b for b in listings if b.error is None]
-    broken = [b for b in listings if b.error is not None]
-    for b in broken:
-        st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon=":material/warning:")
+    usable = ranked(listings)
+    for b in listings:
+        if b.error is not None:
+            st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon=":material/warning:")
     if not usable:
         st.info(
             f"**No trained models yet.** Train one on the Train page, or put a model bundle "
@@ -157,15 +157,14 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
-    best = max(range(len(usable)), key=lambda i: preference(usable[i].meta or {}))
     if f"_{key}_next" in st.session_state and st.session_state[f"_{key}_next"] in names:
         st.session_state[key] = st.session_state.pop(f"_{key}_next")  # chosen on another page (choose_next)
     chosen_before = st.session_state.get(key) in names  # e.g. a model just imported: keep it, no default
     # required: no × to clear the menu (the browser enforces it; a cleared value is still handled below)
-    name = st.selectbox(label, names, index=None if chosen_before else best, key=key, required=True,
+    name = st.selectbox(label, names, index=None if chosen_before else 0, key=key, required=True,
                         format_func=lambda n: model_label(by_name[n]), placeholder="Choose a model",
-                        help="Chosen first: of the models measured at 90% or better (k-fold over groups, else "
-                             "test accuracy), the one that knows the most activities.")
+                        help="Listed as on Home, the default first: of the models measured at 90% or better "
+                             "(k-fold over groups, else test accuracy), the one that knows the most activities.")
     if name is None:
         st.info("**Choose a model** in the menu above to go on.", icon=":material/psychology:")
         return None

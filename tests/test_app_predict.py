@@ -105,7 +105,8 @@ def test_menu_starts_at_the_best_k_fold_mean(synth_bundle: Path, tmp_path: Path,
         meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "metrics": measured}))
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(tmp_path))
     at = run_page()
-    assert at.selectbox(key="predict_model").value == "steady"
+    menu = at.selectbox(key="predict_model")
+    assert menu.value == "steady" and [o.split(" — ")[0] for o in menu.options] == ["steady", "lucky", "unmeasured"]
     measured = next(c.value for c in at.caption if c.value.startswith("Classes:"))
     assert "Measured: 80.0% test accuracy on 40 clips" in measured
     assert "Measured: 78.0% ± 3.0 k-fold accuracy over 5 folds" in measured
