@@ -8,6 +8,7 @@ from .registry import accuracy_of
 
 # Order in which model.json metrics are shown; unknown keys follow.
 _METRIC_ORDER = ("test", "crossval", "validation")
+WEAK_RECALL = 0.90  # a class recalled less often than this in k-fold gets a note where its clips are offered
 
 
 def format_metric(name: str, entry: dict[str, Any]) -> str:
@@ -74,7 +75,7 @@ def comparison_rows(metas: list[dict[str, Any]], names: list[str]) -> list[dict[
             "k-fold over groups": percent(accuracy_of(cv), cv.get("std")) if cv else "not measured",
             "test groups": percent(accuracy_of(test)) if test else "not measured",
             "other activities rejected": (f"{measured['unknown_rejected']:.1%}" if "unknown_rejected" in measured
-                                          else "no 'no known activity'"),
+                                          else "not measured"),
         })
     return rows
 
@@ -88,6 +89,29 @@ def recall_line(meta: dict[str, Any]) -> str | None:
     ranked = sorted(per_class.items(), key=lambda kv: -kv[1]["recall"])
     return (f"Recall per class, {cv.get('k', '?')}-fold over groups: "
             + ", ".join(f"{c} {v['recall']:.0%}" for c, v in ranked))
+
+
+def weak_classes(meta: dict[str, Any], below: float = WEAK_RECALL) -> dict[str, str]:
+    """A note for each class the k-fold found weak (recall under `below`), for whoever tries a clip of it, e.g.
+    CricketBowling: '52% recall in k-fold, mostly taken for CricketShot (9 of 11 misses)'. Empty when the bundle
+    records no k-fold recall per class."""
+    cv = (meta.get("metrics") or {}).get("crossval") or {}
+    classes = list(meta.get("classes") or [])
+    confusion = cv.get("confusion") or []
+    notes = {}
+    for name, entry in (cv.get("per_class") or {}).items():
+        if entry["recall"] >= below:
+            continue
+        notes[name] = f"{entry['recall']:.0%} recall in k-fold"
+        if name in classes and len(confusion) == len(classes):
+            i = classes.index(name)
+            row = confusion[i]
+            misses = sum(row) - row[i]
+            j = max((j for j in range(len(row)) if j != i), key=row.__getitem__)
+            if row[j]:
+                often = "mostly" if 2 * row[j] > misses else "most often"
+                notes[name] += f", {often} taken for {classes[j]} ({row[j]} of {misses} misses)"
+    return notes
 
 
 def _held_out(entry: dict[str, Any]) -> tuple[int | None, str]:
