@@ -8,9 +8,9 @@ file name without the number). Each page script starts with `ui.page_setup(title
 because of user input in `with ui.user_errors():` so a HarError becomes one st.error line and the rest of
 the page keeps working. Nothing here imports TensorFlow/Keras until a model is actually loaded.
 
-Stable API: page_setup, registry, load_model, session_models, model_picker, model_label, choose_next, thumbnail,
-confusion_figure, device_label, session_folder, user_errors, PAGES. What a model measured is worded by
-`har_core.models.report`.
+Stable API: page_setup, registry, load_model, session_models, model_picker, model_label, model_meta, choose_next,
+thumbnail, confusion_figure, device_label, session_folder, user_errors, PAGES. What a model measured, and what a
+prediction's confidence averages, is worded by `har_core.models.report`.
 """
 from __future__ import annotations
 
@@ -172,6 +172,13 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     measured = "  \n".join(f"Measured: {line}" for line in measured_lines(meta)) or "No measured accuracy recorded."
     st.caption(f"Classes: {', '.join(meta.get('classes', []))}  \n{measured}")
     return name
+
+
+def model_meta(name: str) -> dict[str, Any]:
+    """The model.json of bundle `name`, from weights/ or this session's imports (cheap: no model loads)."""
+    from har_core.models.bundle import read_meta
+
+    return read_meta(session_models().get(name) or registry().path_for(name))
 
 
 def choose_next(name: str, *keys: str) -> None:

@@ -2,7 +2,8 @@
 import json
 
 from har_core.config import PROJECT_DIR
-from har_core.models.report import format_metric, headline_metric, headline_short, percent, recall_line, weak_classes
+from har_core.models.report import (clip_basis, format_metric, headline_metric, headline_short, moment_basis, percent,
+                                    recall_line, video_basis, weak_classes)
 
 
 def test_every_metric_names_its_protocol_and_what_was_held_out():
@@ -37,3 +38,10 @@ def test_weak_classes_of_the_shipped_default_come_from_its_k_fold():
         "PlayingCello": "87% recall in k-fold, mostly taken for PlayingViolin (3 of 3 misses)"}
     assert weak_classes({"metrics": {"test": {"accuracy": 0.5}}}) == {}
 
+
+def test_each_confidence_names_what_it_averages():
+    """One video, three figures (classify, the mean of windows, each moment's): no two read alike."""
+    assert clip_basis(20) == "one clip of 20 frames spread over the whole video"
+    assert video_basis(19, 6.4) == "the mean of 19 sliding windows of up to 6.4 s"
+    assert video_basis(1, 6.4) == "the mean of 1 sliding window of up to 6.4 s"
+    assert moment_basis(3) == "the mean of the last 3 windows"

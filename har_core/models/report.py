@@ -1,5 +1,7 @@
 """What a model measured, in words and table rows that always carry their protocol: the one place that formats
-model.json's metrics, for the pages, the command line and the READMEs alike (no Streamlit here)."""
+model.json's metrics, for the pages, the command line and the READMEs alike (no Streamlit here). Also what a
+prediction's confidence averages: one video gets three different figures (one clip over the whole video, the
+mean of its sliding windows, each moment's last few windows), so each is worded here, once, with what it is."""
 from __future__ import annotations
 
 from typing import Any
@@ -112,6 +114,22 @@ def weak_classes(meta: dict[str, Any], below: float = WEAK_RECALL) -> dict[str, 
                 often = "mostly" if 2 * row[j] > misses else "most often"
                 notes[name] += f", {often} taken for {classes[j]} ({row[j]} of {misses} misses)"
     return notes
+
+
+def clip_basis(frames: int) -> str:
+    """What `classify`'s confidence reads: one clip sampled over the whole video."""
+    return f"one clip of {frames} frames spread over the whole video"
+
+
+def video_basis(windows: int, window_seconds: float) -> str:
+    """What `annotate`'s and the Predict page's confidence averages: every sliding window's probabilities (the
+    first windows of a video are shorter)."""
+    return f"the mean of {windows} sliding window{'s' if windows != 1 else ''} of up to {window_seconds:g} s"
+
+
+def moment_basis(smooth: int) -> str:
+    """What the label drawn on a video, or on the webcam's frames, averages at each moment."""
+    return f"the mean of the last {smooth} window{'s' if smooth != 1 else ''}"
 
 
 def _held_out(entry: dict[str, Any]) -> tuple[int | None, str]:
