@@ -20,7 +20,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 # Dependencies first, so this layer is reused while only the code changes.
-COPY requirements.txt .
+COPY requirements.txt requirements-common.txt ./
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .

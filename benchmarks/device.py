@@ -1,14 +1,19 @@
 """The pretrained model on whatever device Keras sees: train a head, annotate a long video, a webcam stream.
 
-`python -m benchmarks.device [--model DIR] [--seconds 30] [--json OUT]` prints the device and timings; it
+`python -m benchmarks.device [--model DIR] [--seconds 30] [--json OUT]` prints the device it ran on, by name
+(the GPU's model, or the CPU's model and cores, and a GPU that is there but unused, with why), and timings; it
 needs no dataset (the video and the training clips are synthesised), so it runs as it is on a lent GPU
-machine (under 5 minutes there) and on a CPU for comparison. With KERAS_BACKEND=torch or jax it uses that
-backend's GPU; the bundle was saved with TensorFlow.
+machine (under 5 minutes there) and on a CPU for comparison. TensorFlow uses an NVIDIA GPU only when installed
+from requirements-gpu.txt (requirements.txt's tensorflow-cpu never does). With KERAS_BACKEND=torch or jax it
+uses that backend's GPU; the bundle was saved with TensorFlow.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import os
+import platform
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +21,45 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")  # a folder per GPU the NVIDIA driver sees, each with 'information'
+
+
+def _field(text: str, name: str) -> str | None:
+    """The value of the first 'name: value' line of `text` (/proc's format)."""
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                 if line.split(":", 1)[0].strip() == name), None)
+
+
+def hardware(nvidia_gpus: Path = NVIDIA_GPUS, cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """The machine under the run, named whatever the backend uses: the CPU's model and cores, every GPU the
+    NVIDIA driver lists, and the TensorFlow distributions installed (tensorflow-cpu never uses a GPU)."""
+    cpu = (_field(cpuinfo.read_text(), "model name") if cpuinfo.is_file() else None) or platform.processor()
+    gpus = [_field(info.read_text(), "Model") or "NVIDIA GPU" for info in sorted(nvidia_gpus.glob("*/information"))]
+    tensorflow = {}
+    for dist in ("tensorflow", "tensorflow-cpu"):
+        try:
+            tensorflow[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return {"cpu": cpu or platform.machine(), "cores": os.cpu_count(), "gpus": gpus, "tensorflow": tensorflow}
+
+
+def ran_on(device: str, backend: str, machine: dict[str, Any]) -> str:
+    """What the timings were measured on, in one line: `device` (the predictor's) when it is a GPU, else the
+    CPU by name, and any GPU left unused with the likely reason; `backend` is the Keras backend, or "litert"."""
+    if device.startswith("GPU"):
+        return device
+    line = f"CPU: {machine['cpu']}, {machine['cores']} cores ({backend})"
+    if machine["gpus"]:
+        if backend == "litert":
+            why = "HAR_RUNTIME=litert keeps prediction on the CPU; Keras uses the GPU"
+        elif backend == "tensorflow" and "tensorflow" not in machine["tensorflow"]:
+            why = "tensorflow-cpu never uses a GPU; install requirements-gpu.txt"
+        else:
+            why = f"{backend} found no usable GPU: check its CUDA build, libraries and the driver"
+        line += f"; not used: {', '.join(machine['gpus'])} ({why})"
+    return line
 
 
 def synth_video(path: Path, seconds: float, fps: float = 30.0, size: tuple[int, int] = (640, 360)) -> Path:
@@ -124,11 +168,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     from har_core.models.bundle import load_bundle
     from har_core.models.registry import default_model_dir
+    from har_core.quiet import keras
 
     bundle = load_bundle(a.model or default_model_dir())
     load_s = time.perf_counter() - t0
-    result: dict[str, Any] = {"device": bundle.predictor.device, "model": bundle.name, "load_s": round(load_s, 2)}
-    print(f"device: {result['device']}; model {bundle.name} loaded in {load_s:.1f} s", flush=True)
+    device, machine = bundle.predictor.device, hardware()
+    engine = "litert" if bundle.predictor.runtime == "litert" else keras.backend.backend()
+    result: dict[str, Any] = {"device": device, "ran_on": ran_on(device, engine, machine),
+                              "hardware": machine, "model": bundle.name, "load_s": round(load_s, 2)}
+    print(f"ran on: {result['ran_on']}; model {bundle.name} loaded in {load_s:.1f} s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         video = synth_video(Path(tmp) / "long.avi", a.seconds)
         result["train_head"] = bench_train_head(bundle, a.clips)

@@ -17,7 +17,7 @@ from .learning.teach import KIND_TITLES
 from .learning.trainconfig import TrainConfig
 from .models.architectures import DEFAULT_ARCH, TRAINABLE
 from .models.importer import SAMPLINGS
-from .models.report import format_metric
+from .models.report import clip_basis, format_metric, moment_basis, video_basis
 
 
 def _err(msg: str) -> None:
@@ -261,12 +261,13 @@ def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
              "decoded (truncated?); classified what was readable")
     if facts["short"]:
         _err(f"short video: {facts['frames']} frames, some were repeated to make {bundle.sampler.frames}")
-    print(f"{pred.label} ({pred.confidence:.1%})" if pred.known else
-          f"{pred.shown} (best guess {pred.label}, {pred.confidence:.1%}, under the threshold "
+    basis = clip_basis(bundle.sampler.frames)  # not annotate's mean of windows: say which
+    print(f"{pred.label} ({pred.confidence:.1%} on {basis})" if pred.known else
+          f"{pred.shown} (best guess {pred.label}, {pred.confidence:.1%} on {basis}, under the threshold "
           f"{bundle.threshold:.1%})")
     for label, p in pred.top_k:
         print(f"  {label:24s} {p:.3f}")
-    return {**pred.as_dict(), **facts, "device": bundle.predictor.device}
+    return {**pred.as_dict(), "confidence_of": basis, **facts, "device": bundle.predictor.device}
 
 
 def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
@@ -283,9 +284,12 @@ def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
     res = annotate(bundle, a.video, out, smooth=a.smooth,
                    progress=lambda f, s: _bar(f * 100, 100, s) if int(f * 100) % 25 == 0 else None)
     seconds = time.perf_counter() - start
-    print(f"{res.prediction.shown}: wrote {out} "
-          f"({res.frames} frames, {res.frames / seconds:.1f} frames/s on {res.device})")
-    return {**res.as_dict(), "wall_seconds": round(seconds, 3)}
+    basis = video_basis(len(res.timeline), bundle.sampler.window_seconds)
+    smooth = bundle.sampler.smooth if a.smooth is None else max(1, a.smooth)
+    print(f"{res.prediction.shown} ({res.prediction.confidence:.1%}, {basis}): wrote {out} "
+          f"({res.frames} frames, {res.frames / seconds:.1f} frames/s on {res.device}); each moment's label on "
+          f"the video: {moment_basis(smooth)}")
+    return {**res.as_dict(), "confidence_of": basis, "wall_seconds": round(seconds, 3)}
 
 
 def cmd_download(a: argparse.Namespace) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from har_core.errors import HarError
 from har_core.media.examples import Example, examples
 from har_core.models import report
 from har_core.models.architectures import ARCHITECTURES
-from har_core.models.registry import preference
+from har_core.models.registry import ranked
 from studio import ui
 
 ui.page_setup("Home", ":material/home:")
@@ -31,10 +31,16 @@ def go_predict(source: str, example: Example | None = None) -> None:
     st.switch_page("pages/3_Predict.py")
 
 
+listings = ui.registry().listings()
+usable = ranked(listings)
+weak = report.weak_classes(usable[0].meta) if usable else {}  # the default model's, from its k-fold
+
 st.subheader("Try it")
 clips = examples()
 if clips:
-    st.caption("Example clips from groups the default model never trained on: click one to see what it says.")
+    st.caption("Example clips from groups the default model never trained on: click one to see what it says. "
+               f"Where the k-fold over groups recalled a class less than {report.WEAK_RECALL:.0%} of the time, its "
+               "clip says so.")
     per_row = 6
     for start in range(0, len(clips), per_row):
         cols = st.columns(per_row)
@@ -48,6 +54,8 @@ if clips:
                 if st.button("Recognise", key=f"try_{clip.path.stem}", icon=":material/play_arrow:",
                              help=f"{clip.title}: open Predict with this clip", width="stretch"):
                     go_predict("Example clip", clip)
+                if clip.label in weak:
+                    st.caption(weak[clip.label])
 else:
     st.info("No example clips in this installation (the `examples/` folder is missing).", icon=":material/inbox:")
 own, link, cam = st.columns(3)
@@ -59,9 +67,7 @@ if cam.button("Open the webcam", icon=":material/videocam:", width="stretch"):
     st.switch_page("pages/4_Webcam.py")
 
 st.subheader("Models")
-listings = ui.registry().listings()
-usable = sorted((b for b in listings if b.meta is not None), key=lambda b: preference(b.meta), reverse=True)
-for broken in (b for b in listings if b.meta is None):
+for broken in (b for b in listings if b.error is not None):
     st.error(f"Model folder {broken.name!r} is not usable: {broken.error}", icon=":material/error:")
 if not usable:
     st.info(f"**No trained models yet.** Train one on the Train page, or put a model bundle "
@@ -89,7 +95,7 @@ for listing in usable:
                        f"activities rejected, AUROC {measured['auroc']:.3f} — {measured['protocol']}")
         rows = report.metric_rows(meta)
         if rows:
-            st.dataframe(rows, hide_index=True, width="stretch")
+            st.table(rows, hide_index=True)  # static: a long protocol wraps instead of pushing the table sideways
             recalls = report.recall_line(meta)
             if recalls:
                 st.caption(recalls)
@@ -112,6 +118,6 @@ except HarError as exc:
 
 cols = st.columns(len(ui.PAGES) - 1)
 for col, (path, label, icon, blurb) in zip(cols, ui.PAGES[1:]):
-    with col.container(border=True):
+    with col.container(border=True, height="stretch"):  # one height for the row, whatever the blurb's length
         st.page_link(path, label=label, icon=icon)
         st.caption(blurb)

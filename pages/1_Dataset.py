@@ -89,15 +89,18 @@ if "dataset_seed" not in st.session_state:
     st.session_state.dataset_seed = 27
 if st.button("Shuffle", icon=":material/shuffle:"):
     st.session_state.dataset_seed = random.randrange(1 << 30)
-samples = browse.sample_clips(index, 12, st.session_state.dataset_seed)
-cols = st.columns(4)
-for i, clip in enumerate(samples):
-    with cols[i % 4]:
-        try:
-            st.image(ui.thumbnail(str(clip.path), clip.label, clip.path.stat().st_mtime, width=320),
-                     caption=clip.path.name, width="stretch")
-        except HarError as exc:
-            st.warning(f"{clip.label}: {exc}")
+st.caption("Each clip's first frame, its class written on it; under it the rest of its file name "
+           "(v_<Class>_gNN_cMM: group, then clip).")
+samples = browse.sample_clips(index, len(index.classes), st.session_state.dataset_seed)
+per_row = 4
+for start in range(0, len(samples), per_row):  # a row of columns at a time, so that pictures line up
+    for col, clip in zip(st.columns(per_row), samples[start:start + per_row]):
+        with col:
+            try:
+                st.image(ui.thumbnail(str(clip.path), clip.label, clip.path.stat().st_mtime, width=320),
+                         caption=clip.path.name.removeprefix(f"v_{clip.label}_"), width="stretch")
+            except HarError as exc:
+                st.warning(f"{clip.label}: {exc}")
 
 
 def class_chart(index: DatasetIndex) -> go.Figure:
@@ -106,8 +109,12 @@ def class_chart(index: DatasetIndex) -> go.Figure:
         go.Bar(name="clips", x=names, y=[counts[n]["clips"] for n in names]),
         go.Bar(name="groups", x=names, y=[counts[n]["groups"] for n in names]),
     ])
-    fig.update_layout(barmode="group", height=360, margin=dict(l=10, r=10, t=30, b=10),
-                      title="Clips and groups per class", legend=dict(orientation="h", y=1.1))
+    # The title on the left and the legend on the right of one line above the bars; the class names, slanted,
+    # get the room they need below them.
+    fig.update_layout(barmode="group", height=400, margin=dict(l=10, r=10, t=50, b=10),
+                      title=dict(text="Clips and groups per class", x=0, xanchor="left"),
+                      legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+                      xaxis=dict(tickangle=-45, automargin=True))
     return fig
 
 
@@ -121,16 +128,11 @@ with right:
     clip = clips[chosen]
     with ui.user_errors():
         info = probe(clip.path)
-        st.dataframe([
-            {"": "file", "value": clip.path.name},
-            {"": "group", "value": clip.group},
-            {"": "frames (decoded)", "value": str(info.frames)},
-            {"": "frames (container says)", "value": str(info.frames_reported)},
-            {"": "fps", "value": f"{info.fps:.2f}"},
-            {"": "size", "value": f"{info.width}×{info.height}"},
-            {"": "duration", "value": f"{info.duration:.2f} s"},
-            {"": "file size", "value": f"{clip.path.stat().st_size / 1e6:.2f} MB"},
-        ], hide_index=True, width="stretch")
+        # The file and its group are in the menu above; a static table wraps instead of cutting text off.
+        st.table([("frames decoded", str(info.frames)), ("frames the container claims", str(info.frames_reported)),
+                  ("fps", f"{info.fps:.2f}"), ("size", f"{info.width}×{info.height}"),
+                  ("duration", f"{info.duration:.2f} s"), ("file size", f"{clip.path.stat().st_size / 1e6:.2f} MB")],
+                 hide_header=True, hide_index=True)
 with left:
     with ui.user_errors():
         with st.spinner("Converting the clip to H.264 for the browser…"):

@@ -19,6 +19,7 @@ from har_core.errors import HarError
 from har_core.learning.jobs import CANCELLED, FAILED, JobStatus, TrainingJobs, TrainRequest
 from har_core.learning.trainconfig import TrainConfig
 from har_core.models import report
+from har_core.models.registry import ranked
 from studio import ui
 
 ui.page_setup("Train", ":material/model_training:")
@@ -244,6 +245,23 @@ def job_panel(jobs: TrainingJobs) -> None:
         show_result(status)
 
 
+def training_summary(training: dict[str, Any]) -> str:
+    """'474 s, 14 epochs (best 4)': how long a model took to train and where its kept weights came from."""
+    seconds = training.get("seconds")
+    took = f"{seconds:.0f} s" if isinstance(seconds, (int, float)) else "? s"
+    runs, best = training.get("epochs_run", "?"), training.get("best_epoch", "?")
+    return f"{took}, {runs} epoch{'' if runs == 1 else 's'}" + ("" if runs == best == 1 else f" (best {best})")
+
+
+def model_kind(meta: dict[str, Any]) -> str:
+    """'CONVLSTM, augmentation: horizontal flips': what the table leaves out to fit the page."""
+    augment = recorded(meta)
+    arch = str(meta.get("architecture", "?")).upper()
+    if not augment or meta.get("backbone"):  # a frozen backbone's head trains on cached features, never augmented
+        return arch
+    return f"{arch}, augmentation: {AUGMENT_LABELS.get(augment, augment)}"
+
+
 def comparison() -> None:
     """Saved models side by side: accuracy with its protocol, parameters, training time, speed."""
     st.header("Saved models side by side")
@@ -251,7 +269,7 @@ def comparison() -> None:
     for b in listings:
         if b.error is not None:
             st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon=":material/warning:")
-    usable = [b for b in listings if b.error is None]
+    usable = ranked(listings)  # as on Home and in the model menus: the default first
     if not usable:
         st.info(f"No saved models yet in `{settings().weights_dir}`. Train one above.", icon=":material/inbox:")
         return
@@ -263,19 +281,21 @@ def comparison() -> None:
         speed = speeds.get(b.name)
         rows.append({
             "model": b.name,
-            "architecture": str(meta.get("architecture", "?")).upper(),
             "classes": len(meta.get("classes", [])),
-            "input": "{sequence_length} frames × {image_size} px".format(**meta["sampler"]),
-            "augmentation": recorded(meta) or "none",
+            "input": "{sequence_length} × {image_size} px".format(**meta["sampler"]),
             "accuracy": report.headline_short(meta) or "not measured",
             "parameters": meta.get("parameters"),
-            "training time (s)": training.get("seconds"),
-            "epochs (best)": f"{training.get('epochs_run', '?')} ({training.get('best_epoch', '?')})",
-            f"clips/s (batch {SPEED_BATCH})": round(speed["clips_per_s"], 1) if speed else None,
+            "training": training_summary(training),
+            "clips/s": round(speed["clips_per_s"], 1) if speed else None,
         })
-    st.dataframe(rows, hide_index=True)
-    st.caption("  \n".join(f"**{b.name}**: {report.headline_metric(b.meta or {})}" for b in usable
-                           if report.headline_metric(b.meta or {})))  # each accuracy's protocol, readable whole
+    # Seven columns fit the page at 1280 px; the architecture, augmentation and protocols follow in words.
+    st.dataframe(rows, hide_index=True, width="stretch", placeholder="—", column_config={
+        "input": st.column_config.TextColumn(help="frames per clip × frame size"),
+        "parameters": st.column_config.NumberColumn(format="localized"),
+        "clips/s": st.column_config.NumberColumn(help=f"predict_on_batch on random batches of {SPEED_BATCH}: "
+                                                      "press Measure inference speed below")})
+    st.caption("  \n".join(f"**{b.name}** ({model_kind(b.meta or {})}): "
+                           f"{report.headline_metric(b.meta or {}) or 'no measured accuracy'}" for b in usable))
     chosen = st.multiselect("Models to time", [b.name for b in usable], default=[b.name for b in usable][:4],
                             key="speed_models")
     if st.button("Measure inference speed", disabled=not chosen, key="speed_measure"):

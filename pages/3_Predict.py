@@ -10,6 +10,7 @@ from har_core.config import VIDEO_EXTENSIONS, settings
 from har_core.datasets import sources
 from har_core.errors import HarError
 from har_core.media.examples import examples
+from har_core.models import report
 from studio import ui
 
 ui.page_setup("Predict", ":material/movie:")
@@ -52,17 +53,20 @@ def add_model() -> None:
                 with st.spinner("Reading the model…"):
                     import_model(source, staged, classes, bgr=not rgb, sampling=sampling)
                     clip = next(iter(example_clips()), None)
-                    pred = classify(load_bundle(staged), clip.path)[0] if clip else None
+                    imported = load_bundle(staged)
+                    pred = classify(imported, clip.path)[0] if clip else None
                 st.session_state.import_preview = {"name": name, "staged": str(staged), "source": str(source),
                                                    "classes": classes, "rgb": rgb, "sampling": sampling,
                                                    "clip": clip.title if clip else None,
-                                                   "pred": (pred.label, pred.confidence) if pred else None}
+                                                   "pred": (pred.label, pred.confidence) if pred else None,
+                                                   "frames": imported.sampler.frames}
         preview = st.session_state.get("import_preview")
         if not preview:
             return
         if preview["pred"]:
             st.success(f"Imported. On the example clip *{preview['clip']}* it says **{preview['pred'][0]}** "
-                       f"({preview['pred'][1]:.0%}).", icon=":material/check_circle:")
+                       f"({preview['pred'][1]:.1%} on {report.clip_basis(preview['frames'])}).",
+                       icon=":material/check_circle:")
         where = "for this browser session only" if cfg.hosted else f"in `{cfg.weights_dir}`"
         if st.button(f"Keep {preview['name']} ({where})", type="primary", key="import_keep"):
             with ui.user_errors():
@@ -121,6 +125,10 @@ def example_video() -> tuple[Path, str] | None:
         return None
     name = st.selectbox("Example clip", list(clips), key="predict_example", format_func=lambda n: clips[n].title,
                         help="Short clips shipped with the app (examples/README.md says where they come from).")
+    label = clips[name].label
+    weak = report.weak_classes(ui.model_meta(model_name))
+    if label in weak:  # as on Home's card of this clip: what to expect before pressing the button
+        st.caption(f"This model on {label}: {weak[label]}.")
     return clips[name].path, name
 
 
@@ -166,7 +174,7 @@ if st.button("Recognise the action", type="primary", icon=":material/play_arrow:
                        progress=lambda f, what: bar.progress(min(1.0, f), text=f"{what.capitalize()}…"))
         bar.empty()
         st.session_state.predict_result = {"key": key, "ann": ann, "title": title, "classes": bundle.classes,
-                                           "threshold": bundle.threshold}
+                                           "threshold": bundle.threshold, "sampler": bundle.sampler}
 
 result = st.session_state.get("predict_result")
 if not result or result["key"] != key:
@@ -175,27 +183,34 @@ if not result or result["key"] != key:
 ann = result["ann"]
 pred = ann.prediction
 classes: list[str] = result["classes"]
-st.divider()
-left, right = st.columns([3, 2])
-with left:
-    st.video(str(ann.out_path))
-    st.download_button("Download the annotated video", data=ann.out_path.read_bytes(), icon=":material/download:",
-                       file_name=f"{Path(result['title']).stem or 'video'}-{pred.shown.replace(' ', '-')}.mp4", mime="video/mp4")
-with right:
-    st.metric("Predicted action", pred.shown)
+sampler = result["sampler"]
+# The verdict first, right under the button, so that it is in view where the button was pressed.
+averages = report.video_basis(len(ann.timeline), sampler.window_seconds)
+verdict, why = st.columns([2, 3], vertical_alignment="center")  # room for "no known activity"
+verdict.metric("Predicted action", pred.shown)
+with why:
     if pred.known:
-        st.markdown(f"**{pred.confidence * 100:.0f}%** confidence, averaged over {len(ann.timeline)} windows")
+        st.markdown(f"**{pred.confidence:.1%}** confidence: {averages}.")
     else:
         st.markdown(f"None of the model's activities: its best guess, **{pred.label}**, has only "
-                    f"{pred.confidence * 100:.0f}% (averaged over {len(ann.timeline)} windows), under the "
-                    f"{result['threshold'] * 100:.0f}% it needs.")
+                    f"{pred.confidence:.1%} ({averages}), under the {result['threshold']:.0%} it needs.")
     unknown_windows = sum(not w["known"] for w in ann.timeline)
     if unknown_windows and pred.known:
         st.caption(f"{unknown_windows} of {len(ann.timeline)} windows show no known activity.")
+left, right = st.columns([3, 2])
+with left:
+    st.video(str(ann.out_path))
+    drawn = [w["probs"][pred.label] for w in ann.timeline]
+    st.caption(f"Drawn on the video: each moment's label and confidence, {report.moment_basis(sampler.smooth)} "
+               f"({pred.label}: {min(drawn):.0%} to {max(drawn):.0%}), as in the chart below.")
+    st.download_button("Download the annotated video", data=ann.out_path.read_bytes(), icon=":material/download:",
+                       file_name=f"{Path(result['title']).stem or 'video'}-{pred.shown.replace(' ', '-')}.mp4",
+                       mime="video/mp4")
+with right:
     ranked = sorted(zip(classes, pred.probs), key=lambda cp: cp[1])[-5:]
     bars = go.Figure(go.Bar(x=[p for _, p in ranked], y=[c for c, _ in ranked], orientation="h",
                             text=[f"{p * 100:.1f}%" for _, p in ranked], textposition="auto"))
-    bars.update_layout(title="Top classes", height=260, margin=dict(l=10, r=10, t=40, b=10),
+    bars.update_layout(title="Top classes, mean of all windows", height=260, margin=dict(l=10, r=10, t=40, b=10),
                        xaxis=dict(range=[0, 1], tickformat=".0%"))
     st.plotly_chart(bars, width="stretch")
     st.caption(f"{result['title']}: {ann.frames} frames, {ann.seconds:.1f} s at {ann.fps:.1f} fps; a window "
@@ -208,6 +223,7 @@ for c in classes:
 if result["threshold"] is not None:
     timeline.add_hline(y=result["threshold"], line_dash="dot", line_color="grey",
                        annotation_text="no known activity while every class is below this line")
-timeline.update_layout(title="Class probabilities over the video", height=320, xaxis_title="seconds",
-                       yaxis=dict(range=[0, 1], tickformat=".0%"), margin=dict(l=10, r=10, t=40, b=10))
+timeline.update_layout(title=f"Class probabilities over the video (each moment: {report.moment_basis(sampler.smooth)})",
+                       height=320, xaxis_title="seconds", yaxis=dict(range=[0, 1], tickformat=".0%"),
+                       margin=dict(l=10, r=10, t=40, b=10))
 st.plotly_chart(timeline, width="stretch")

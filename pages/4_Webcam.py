@@ -6,6 +6,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from har_core.config import settings
 from har_core.errors import HarError
+from har_core.models import report
 from har_core.prediction.live import LiveAnnotator, frame_callback, ice_servers
 from studio import ui
 
@@ -40,9 +41,11 @@ with video_col:
                           video_frame_callback=on_frame, async_processing=True,
                           on_video_ended=annotator.stop)  # the peer hung up: the worker and its model go
 playing = bool(ctx.state.playing)
+moment = "the latest windows"  # what the label averages, named once the model is loaded
 if playing:
     with ui.user_errors():
         bundle = ui.load_model(model_name)
+        moment = report.moment_basis(bundle.sampler.smooth)
         with st.spinner("Warming up the model…"):
             annotator.use(bundle)
 elif annotator.running:
@@ -65,9 +68,9 @@ def live_stats() -> None:
     if s.error:
         st.error(f"Classification stopped: {s.error}", icon=":material/error:")
     if s.prediction is not None:
-        st.metric("Action", s.prediction.shown, help="Averaged over the last few predictions")
+        st.metric("Action", s.prediction.shown, help=f"As drawn on the video: {moment}")
         if s.prediction.known:
-            st.progress(s.prediction.confidence, text=f"{s.prediction.confidence * 100:.0f}% confidence")
+            st.progress(s.prediction.confidence, text=f"{s.prediction.confidence:.0%} confidence, {moment}")
         else:
             st.caption(f"Best guess {s.prediction.label} at {s.prediction.confidence * 100:.0f}%: too unsure to "
                        "call it one of the model's activities.")

@@ -8,9 +8,9 @@ file name without the number). Each page script starts with `ui.page_setup(title
 because of user input in `with ui.user_errors():` so a HarError becomes one st.error line and the rest of
 the page keeps working. Nothing here imports TensorFlow/Keras until a model is actually loaded.
 
-Stable API: page_setup, registry, load_model, session_models, model_picker, model_label, choose_next, thumbnail,
-confusion_figure, device_label, session_folder, user_errors, PAGES. What a model measured is worded by
-`har_core.models.report`.
+Stable API: page_setup, registry, load_model, session_models, model_picker, model_label, model_meta, choose_next,
+thumbnail, confusion_figure, device_label, session_folder, user_errors, PAGES. What a model measured, and what a
+prediction's confidence averages, is worded by `har_core.models.report`.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ from har_core.config import settings
 from har_core.errors import HarError
 from har_core.media.uploads import SessionFolder, sweep_stale
 from har_core.models.bundle import BundleListing, ModelBundle
-from har_core.models.registry import ModelRegistry, preference
+from har_core.models.registry import ModelRegistry, ranked
 from har_core.models.report import measured_lines
 
 # (script path relative to app.py, title, icon, blurb): app.py's menu, Home's links, in this order.
@@ -142,14 +142,14 @@ def model_label(listing: BundleListing) -> str:
 
 def model_picker(key: str = "model", label: str = "Model") -> str | None:
     """A model select box plus its classes and measured accuracy; returns the chosen bundle's name (load it
-    with `load_model` when needed), or None after an empty state saying how to get a model."""
+    with `load_model` when needed), or None after an empty state saying how to get or choose a model."""
     from har_core.models.bundle import read_meta
 
     listings = registry().listings() + [BundleListing(n, p, read_meta(p), None) for n, p in session_models().items()]
-    usable = [b for b in listings if b.error is None]
-    broken = [b for b in listings if b.error is not None]
-    for b in broken:
-        st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon=":material/warning:")
+    usable = ranked(listings)
+    for b in listings:
+        if b.error is not None:
+            st.warning(f"Model folder {b.name!r} is skipped: {b.error}", icon=":material/warning:")
     if not usable:
         st.info(
             f"**No trained models yet.** Train one on the Train page, or put a model bundle "
@@ -157,18 +157,28 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}
-    best = max(range(len(usable)), key=lambda i: preference(usable[i].meta or {}))
     if f"_{key}_next" in st.session_state and st.session_state[f"_{key}_next"] in names:
         st.session_state[key] = st.session_state.pop(f"_{key}_next")  # chosen on another page (choose_next)
     chosen_before = st.session_state.get(key) in names  # e.g. a model just imported: keep it, no default
-    name = st.selectbox(label, names, index=None if chosen_before else best, key=key,
-                        format_func=lambda n: model_label(by_name[n]),
-                        help="Chosen first: of the models measured at 90% or better (k-fold over groups, else "
-                             "test accuracy), the one that knows the most activities.")
+    # required: no × to clear the menu (the browser enforces it; a cleared value is still handled below)
+    name = st.selectbox(label, names, index=None if chosen_before else 0, key=key, required=True,
+                        format_func=lambda n: model_label(by_name[n]), placeholder="Choose a model",
+                        help="Listed as on Home, the default first: of the models measured at 90% or better "
+                             "(k-fold over groups, else test accuracy), the one that knows the most activities.")
+    if name is None:
+        st.info("**Choose a model** in the menu above to go on.", icon=":material/psychology:")
+        return None
     meta = by_name[name].meta or {}
     measured = "  \n".join(f"Measured: {line}" for line in measured_lines(meta)) or "No measured accuracy recorded."
     st.caption(f"Classes: {', '.join(meta.get('classes', []))}  \n{measured}")
     return name
+
+
+def model_meta(name: str) -> dict[str, Any]:
+    """The model.json of bundle `name`, from weights/ or this session's imports (cheap: no model loads)."""
+    from har_core.models.bundle import read_meta
+
+    return read_meta(session_models().get(name) or registry().path_for(name))
 
 
 def choose_next(name: str, *keys: str) -> None:

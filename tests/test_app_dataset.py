@@ -1,6 +1,7 @@
 """Dataset page in AppTest: browsing synthetic data, the empty state, and the in-app UCF50 download."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -29,28 +30,37 @@ def test_browse_synthetic_dataset(synth_data: Path, tmp_path: Path, monkeypatch:
     at = run_page()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"Classes": "3", "Clips": "24", "Groups (source videos)": "12"}
-    captions = [c for img in at.get("image") for c in img.captions]
-    assert len(captions) == 3 and all(c.startswith("v_") for c in captions)
+    captions = [c for img in at.get("image") for c in img.captions]  # the file name after v_<Class>_
+    assert len(captions) == 3 and all(re.fullmatch(r"g\d\d_c\d\d\.avi", c) for c in captions)
     # the chosen clip plays as H.264 transcoded into the cache, with its metadata beside it
     videos = at.get("video")
     assert len(videos) == 1
     previews = list((tmp_path / "cache" / "previews").glob("*.mp4"))
     assert len(previews) == 1 and video_codec(previews[0]) == "h264"
-    facts = {r[""]: r["value"] for r in at.dataframe[0].value.to_dict("records")}
-    assert facts["file"] == "v_Left_g01_c01.avi" and facts["group"] == "g01"
-    assert facts["frames (decoded)"] == "30" and facts["size"] == "96×72"
+    assert at.selectbox[1].value == 0 and at.selectbox[1].options[0] == "v_Left_g01_c01.avi (g01)"
+    facts = dict(at.table[0].value.values.tolist())
+    assert facts["frames decoded"] == "30" and facts["size"] == "96×72"
     charts = at.get("plotly_chart")
     assert len(charts) == 1 and "Clips and groups per class" in charts[0].proto.spec
 
     at.selectbox[0].set_value("Up").run()
     assert not at.exception
-    facts = {r[""]: r["value"] for r in at.dataframe[0].value.to_dict("records")}
-    assert facts["file"] == "v_Up_g01_c01.avi"
+    assert at.selectbox[1].options[0] == "v_Up_g01_c01.avi (g01)"
 
     seed = at.session_state["dataset_seed"]
     at.button[0].click().run()  # Shuffle
     assert at.session_state["dataset_seed"] != seed
     assert len(at.get("image")) == 3
+
+
+def test_a_clip_of_each_class_however_many(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'A random clip of each class' means each: 13 classes, 13 pictures (it once stopped at 12)."""
+    classes = [f"Class{i:02d}" for i in range(13)]
+    for name in classes:
+        make_video(tmp_path / "data" / name / f"v_{name}_g01_c01.avi", n=12)
+    monkeypatch.setenv("HAR_DATA_DIR", str(tmp_path / "data"))
+    at = run_page()
+    assert [c for img in at.get("image") for c in img.captions] == ["g01_c01.avi"] * 13
 
 
 def test_empty_state_explains_ucf50(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

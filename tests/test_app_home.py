@@ -41,11 +41,11 @@ def test_home_lists_models_with_accuracy_and_protocol(synth_bundle: Path, synth_
     compared = at.dataframe[0].value.to_dict("records")
     assert compared == [{"model": "synth_lrcn", "activities": 3, "k-fold over groups": "not measured",
                          "test groups": f"{test['accuracy'] * 100:.1f}%",
-                         "other activities rejected": "no 'no known activity'"}]
+                         "other activities rejected": "not measured"}]
     assert [e.label for e in at.expander] == ["Details: synth_lrcn"]
     assert all(f"`{c}`" in texts(at) for c in meta["classes"])
     assert "Training augmentation: none (the paper's)" in texts(at)
-    table = at.dataframe[1].value
+    table = at.table[0].value
     rows = {r["metric"]: r for r in table.to_dict("records")}
     assert rows["test"]["accuracy"] == f"{test['accuracy'] * 100:.1f}%"
     assert rows["test"]["protocol"] == test["protocol"]
@@ -72,13 +72,32 @@ def test_home_shows_crossval_and_broken_bundles(synth_bundle: Path, tmp_path: Pa
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
     at = run_home()
     assert at.dataframe[0].value.to_dict("records")[0]["k-fold over groups"] == "81.2% ± 5.0"
-    rows = {r["metric"]: r for r in at.dataframe[1].value.to_dict("records")}
+    rows = {r["metric"]: r for r in at.table[0].value.to_dict("records")}
     assert rows["crossval"]["accuracy"] == "81.2% ± 5.0"
     assert rows["crossval"]["protocol"] == "2-fold over groups"
     assert rows["crossval"]["clips"] == 12
     assert rows["crossval"]["held-out groups"] == "each of g01–g03 by one of 2 folds"
     assert "Recall per class, 2-fold over groups: Right 100%, Up 75%, Left 50%" in texts(at)
     assert any("'broken' is not usable" in e.value and "incomplete" in e.value for e in at.error)
+
+
+def test_example_cards_say_where_the_k_fold_found_the_default_model_weak(synth_bundle: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """'Click one to see what it says': a clip of a class recalled under 90% in k-fold says so on its card."""
+    weights = tmp_path / "weights"
+    shutil.copytree(synth_bundle, weights / "default")
+    meta_file = weights / "default" / "model.json"
+    meta = json.loads(meta_file.read_text())
+    meta["classes"] = ["Archery", "CricketBowling", "CricketShot"]
+    meta["metrics"]["crossval"] = {
+        "mean": 0.77, "std": 0.1, "k": 5, "confusion": [[19, 1, 0], [1, 10, 9], [0, 3, 17]],
+        "per_class": {"Archery": {"recall": 0.95}, "CricketBowling": {"recall": 0.5}, "CricketShot": {"recall": 0.85}}}
+    meta_file.write_text(json.dumps(meta))
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    at = run_home()
+    assert [c.value for c in at.caption if "recall in k-fold" in c.value] == [
+        "50% recall in k-fold, mostly taken for CricketShot (9 of 10 misses)",  # under CricketBowling's clip
+        "85% recall in k-fold, mostly taken for CricketBowling (3 of 3 misses)"]  # under CricketShot's
 
 
 def test_home_empty_states(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

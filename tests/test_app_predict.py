@@ -68,6 +68,11 @@ def assert_result(at: AppTest, label: str) -> Path:
     assert sorted(t["name"] for t in timeline) == ["Left", "Right", "Up"]
     assert len(timeline[0]["x"]) == len(result["ann"].timeline) > 0
     assert [b.label for b in at.get("download_button")] == ["Download the annotated video"]
+    # each figure says what it averages: the verdict all windows, the video each moment's last few
+    windows = f"the mean of {len(result['ann'].timeline)} sliding window"
+    assert any(windows in m.value for m in at.markdown), [m.value for m in at.markdown]
+    assert any(c.value.startswith("Drawn on the video: each moment's label and confidence, the mean of the last")
+               for c in at.caption)
     return out
 
 
@@ -76,6 +81,21 @@ def test_no_model_is_a_clear_empty_state(tmp_path: Path, monkeypatch: pytest.Mon
     at = run_page()
     assert "No trained models yet" in at.info[0].value
     assert not at.radio and [u.key for u in at.file_uploader] == ["import_file"]  # adding a model is offered
+
+
+def test_a_cleared_model_menu_asks_for_a_model(weights: Path) -> None:
+    """The menu has no × (required), and a cleared value (the browser's check bypassed) is an empty state,
+    never `KeyError: None`; choosing again brings the page back."""
+    at = run_page()
+    menu = at.selectbox(key="predict_model")
+    assert menu.proto.required and menu.value == "synth_lrcn"
+    at.radio(key="predict_source").set_value("Upload").run()  # a rerun: the menu keeps its choice
+    at.selectbox(key="predict_model").set_value(None).run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    assert [i.value for i in at.info] == ["**Choose a model** in the menu above to go on."]
+    assert not at.radio  # nothing below asks for a video until a model is chosen
+    at.selectbox(key="predict_model").set_value("synth_lrcn").run()
+    assert not at.exception and not at.info and at.radio(key="predict_source").value == "Upload"
 
 
 def test_menu_starts_at_the_best_k_fold_mean(synth_bundle: Path, tmp_path: Path,
@@ -90,7 +110,8 @@ def test_menu_starts_at_the_best_k_fold_mean(synth_bundle: Path, tmp_path: Path,
         meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "metrics": measured}))
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(tmp_path))
     at = run_page()
-    assert at.selectbox(key="predict_model").value == "steady"
+    menu = at.selectbox(key="predict_model")
+    assert menu.value == "steady" and [o.split(" — ")[0] for o in menu.options] == ["steady", "lucky", "unmeasured"]
     measured = next(c.value for c in at.caption if c.value.startswith("Classes:"))
     assert "Measured: 80.0% test accuracy on 40 clips" in measured
     assert "Measured: 78.0% ± 3.0 k-fold accuracy over 5 folds" in measured

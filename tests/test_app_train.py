@@ -71,10 +71,11 @@ def test_train_a_model_end_to_end(app_env: Path) -> None:
     assert meta["training"]["epochs_run"] == 2 and meta["architecture"] == "lrcn"
     assert meta["training"]["augment"]["name"] == "flip"
     table = at.dataframe[-1].value
-    assert list(table["model"]) == ["tiny"] and table["architecture"][0] == "LRCN"
+    assert list(table["model"]) == ["tiny"] and table["training"][0].endswith("2 epochs (best 2)")
     test = meta["metrics"]["test"]
     assert table["accuracy"][0] == f"{test['accuracy'] * 100:.1f}% test"
-    assert f"**tiny**: {test['accuracy'] * 100:.1f}% test accuracy on {test['n']} clips" in " ".join(texts(at, "caption"))
+    assert (f"**tiny** (LRCN, augmentation: horizontal flips): {test['accuracy'] * 100:.1f}% test accuracy on "
+            f"{test['n']} clips") in " ".join(texts(at, "caption"))
     # the same name again is refused, not overwritten
     at.text_input(key="train_name").set_value("tiny")
     at.button(key="train_start").click().run()
@@ -122,6 +123,17 @@ def test_training_turned_off_when_hosted(app_env: Path, monkeypatch: pytest.Monk
     assert list(at.dataframe[-1].value["model"]) == ["synthetic"]
 
 
+def test_saved_models_are_listed_in_the_menus_order(app_env: Path, synth_bundle: Path) -> None:
+    """registry.preference orders the table as it orders Home and the model menus: the default first, not by name."""
+    for name, measured in (("a_unmeasured", {}), ("b_kfold", {"crossval": {"mean": 0.95, "std": 0.01, "k": 5}}),
+                           ("c_test", {"test": {"accuracy": 0.8, "n": 9}})):
+        shutil.copytree(synth_bundle, app_env / name)
+        meta_file = app_env / name / "model.json"
+        meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "metrics": measured}))
+    at = page()
+    assert list(at.dataframe[-1].value["model"]) == ["b_kfold", "c_test", "a_unmeasured"]
+
+
 def test_broken_bundle_is_reported_and_others_compared(app_env: Path, synth_bundle: Path) -> None:
     shutil.copytree(synth_bundle, app_env / "good")
     broken = app_env / "broken"
@@ -135,7 +147,7 @@ def test_broken_bundle_is_reported_and_others_compared(app_env: Path, synth_bund
 def test_measure_speed(app_env: Path, synth_bundle: Path) -> None:
     shutil.copytree(synth_bundle, app_env / "synthetic")
     at = page()
-    column = "clips/s (batch 8)"
+    column = "clips/s"
     assert at.dataframe[-1].value[column].isna().all()
     at.button(key="speed_measure").click().run()
     assert not texts(at, "error")

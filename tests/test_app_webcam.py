@@ -53,6 +53,16 @@ def test_no_stream_says_how_to_start_and_what_denied_means(weights: Path, monkey
     assert "webcam_annotator" in at.session_state and not at.session_state["webcam_annotator"].running
 
 
+def test_a_cleared_model_menu_asks_for_a_model(weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No × on the menu (required); a cleared value is an empty state, never `KeyError: None`."""
+    monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
+    at = run_page().run()  # a rerun, as streamlit-webrtc's component makes one on the first visit
+    assert at.selectbox(key="webcam_model").proto.required
+    at.selectbox(key="webcam_model").set_value(None).run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    assert [i.value for i in at.info] == ["**Choose a model** in the menu above to go on."]  # no stream below
+
+
 def test_bad_ice_configuration_is_reported(weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HAR_WEIGHTS_DIR", str(weights))
     monkeypatch.setenv("HAR_ICE_SERVERS", "[{'urls': oops")

@@ -68,9 +68,11 @@ def test_info_extract_train_evaluate_on_synthetic_data(synth_data, tmp_path):
 def test_classify_and_annotate_synthetic(synth_bundle, right_video, tmp_path):
     c = last_json(run("classify", right_video, "--model", synth_bundle, "--json"))
     assert c["label"] == "Right" and len(c["top_k"]) == 3 and 0 < c["confidence"] <= 1
+    assert c["confidence_of"] == "one clip of 20 frames spread over the whole video"
     out = tmp_path / "ann.mp4"
     a = last_json(run("annotate", right_video, "--out", out, "--model", synth_bundle, "--json"))
     assert a["frames"] == 60 and a["fps"] == pytest.approx(25) and a["timeline"]
+    assert a["confidence_of"].startswith(f"the mean of {len(a['timeline'])} sliding windows of up to")
     assert video_codec(out) == "h264"
 
 

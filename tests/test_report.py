@@ -1,5 +1,9 @@
 """Metric wording: never a number without its protocol, k-fold with its spread, the headline that menus show."""
-from har_core.models.report import format_metric, headline_metric, headline_short, percent, recall_line
+import json
+
+from har_core.config import PROJECT_DIR
+from har_core.models.report import (clip_basis, format_metric, headline_metric, headline_short, moment_basis, percent,
+                                    recall_line, video_basis, weak_classes)
 
 
 def test_every_metric_names_its_protocol_and_what_was_held_out():
@@ -22,3 +26,22 @@ def test_k_fold_shows_its_spread_and_the_headline_prefers_test():
 def test_recall_per_class_is_ranked():
     meta = {"metrics": {"crossval": {"mean": 0.9, "k": 5, "per_class": {"A": {"recall": 0.5}, "B": {"recall": 1.0}}}}}
     assert recall_line(meta) == "Recall per class, 5-fold over groups: B 100%, A 50%"
+
+
+def test_weak_classes_of_the_shipped_default_come_from_its_k_fold():
+    """The notes Home puts under example clips, from weights/imagenet_segments_lite2/model.json (README: Shipped
+    models): every class under 90% recall, with the class its misses mostly went to."""
+    meta = json.loads((PROJECT_DIR / "weights" / "imagenet_segments_lite2" / "model.json").read_text())
+    assert weak_classes(meta) == {
+        "CricketBowling": "52% recall in k-fold, mostly taken for CricketShot (9 of 11 misses)",
+        "CricketShot": "78% recall in k-fold, mostly taken for CricketBowling (5 of 5 misses)",
+        "PlayingCello": "87% recall in k-fold, mostly taken for PlayingViolin (3 of 3 misses)"}
+    assert weak_classes({"metrics": {"test": {"accuracy": 0.5}}}) == {}
+
+
+def test_each_confidence_names_what_it_averages():
+    """One video, three figures (classify, the mean of windows, each moment's): no two read alike."""
+    assert clip_basis(20) == "one clip of 20 frames spread over the whole video"
+    assert video_basis(19, 6.4) == "the mean of 19 sliding windows of up to 6.4 s"
+    assert video_basis(1, 6.4) == "the mean of 1 sliding window of up to 6.4 s"
+    assert moment_basis(3) == "the mean of the last 3 windows"

@@ -84,6 +84,12 @@ def preference(meta: dict[str, Any]) -> tuple[bool, int, float]:
     return accuracy >= GOOD_ENOUGH, len(meta.get("classes") or []), accuracy
 
 
+def ranked(listings: list[BundleListing]) -> list[BundleListing]:
+    """The usable bundles in the one order of every model list, menu and table: `preference` first, ties in
+    the order given (by name, from list_bundles); so the first is the default."""
+    return sorted((b for b in listings if b.error is None), key=lambda b: preference(b.meta or {}), reverse=True)
+
+
 def default_model_dir() -> Path:
     """The default model: the bundle under the configured weights folder that `preference` puts first (the
     same rule that picks the app's first menu entry)."""
@@ -92,7 +98,7 @@ def default_model_dir() -> Path:
 
 def default_bundle(weights_dir: str | os.PathLike) -> Path:
     """The usable bundle that comes first by `preference` (ties: the first by name)."""
-    usable = [b for b in list_bundles(weights_dir) if b.error is None]
+    usable = ranked(list_bundles(weights_dir))
     if not usable:
         raise HarError(f"no usable model bundle in {weights_dir}: train one or pass --model")
-    return max(usable, key=lambda b: preference(b.meta or {})).path
+    return usable[0].path

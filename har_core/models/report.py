@@ -1,5 +1,7 @@
 """What a model measured, in words and table rows that always carry their protocol: the one place that formats
-model.json's metrics, for the pages, the command line and the READMEs alike (no Streamlit here)."""
+model.json's metrics, for the pages, the command line and the READMEs alike (no Streamlit here). Also what a
+prediction's confidence averages: one video gets three different figures (one clip over the whole video, the
+mean of its sliding windows, each moment's last few windows), so each is worded here, once, with what it is."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +10,7 @@ from .registry import accuracy_of
 
 # Order in which model.json metrics are shown; unknown keys follow.
 _METRIC_ORDER = ("test", "crossval", "validation")
+WEAK_RECALL = 0.90  # a class recalled less often than this in k-fold gets a note where its clips are offered
 
 
 def format_metric(name: str, entry: dict[str, Any]) -> str:
@@ -74,7 +77,7 @@ def comparison_rows(metas: list[dict[str, Any]], names: list[str]) -> list[dict[
             "k-fold over groups": percent(accuracy_of(cv), cv.get("std")) if cv else "not measured",
             "test groups": percent(accuracy_of(test)) if test else "not measured",
             "other activities rejected": (f"{measured['unknown_rejected']:.1%}" if "unknown_rejected" in measured
-                                          else "no 'no known activity'"),
+                                          else "not measured"),
         })
     return rows
 
@@ -88,6 +91,45 @@ def recall_line(meta: dict[str, Any]) -> str | None:
     ranked = sorted(per_class.items(), key=lambda kv: -kv[1]["recall"])
     return (f"Recall per class, {cv.get('k', '?')}-fold over groups: "
             + ", ".join(f"{c} {v['recall']:.0%}" for c, v in ranked))
+
+
+def weak_classes(meta: dict[str, Any], below: float = WEAK_RECALL) -> dict[str, str]:
+    """A note for each class the k-fold found weak (recall under `below`), for whoever tries a clip of it, e.g.
+    CricketBowling: '52% recall in k-fold, mostly taken for CricketShot (9 of 11 misses)'. Empty when the bundle
+    records no k-fold recall per class."""
+    cv = (meta.get("metrics") or {}).get("crossval") or {}
+    classes = list(meta.get("classes") or [])
+    confusion = cv.get("confusion") or []
+    notes = {}
+    for name, entry in (cv.get("per_class") or {}).items():
+        if entry["recall"] >= below:
+            continue
+        notes[name] = f"{entry['recall']:.0%} recall in k-fold"
+        if name in classes and len(confusion) == len(classes):
+            i = classes.index(name)
+            row = confusion[i]
+            misses = sum(row) - row[i]
+            j = max((j for j in range(len(row)) if j != i), key=row.__getitem__)
+            if row[j]:
+                often = "mostly" if 2 * row[j] > misses else "most often"
+                notes[name] += f", {often} taken for {classes[j]} ({row[j]} of {misses} misses)"
+    return notes
+
+
+def clip_basis(frames: int) -> str:
+    """What `classify`'s confidence reads: one clip sampled over the whole video."""
+    return f"one clip of {frames} frames spread over the whole video"
+
+
+def video_basis(windows: int, window_seconds: float) -> str:
+    """What `annotate`'s and the Predict page's confidence averages: every sliding window's probabilities (the
+    first windows of a video are shorter)."""
+    return f"the mean of {windows} sliding window{'s' if windows != 1 else ''} of up to {window_seconds:g} s"
+
+
+def moment_basis(smooth: int) -> str:
+    """What the label drawn on a video, or on the webcam's frames, averages at each moment."""
+    return f"the mean of the last {smooth} window{'s' if smooth != 1 else ''}"
 
 
 def _held_out(entry: dict[str, Any]) -> tuple[int | None, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import AppServer, assert_no_exception, open_page, page_path, page_scripts, screenshot
+from conftest import AppServer, assert_no_exception, open_page, page_path, page_scripts, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 SCRIPTS = page_scripts()
@@ -33,14 +33,20 @@ def test_page_renders(browser: object, app_server: AppServer, script: Path) -> N
 
 
 def test_an_example_clip_is_recognised_in_one_click_from_home(browser: object, app_server: AppServer) -> None:
+    """...and the answer, label and confidence, shows at 1280×900 without scrolling."""
     import re
 
     page = open_page(browser, app_server.url)
     try:
         page.get_by_role("button", name=re.compile("Recognise")).first.click()
-        page.get_by_text("Predicted action").wait_for(timeout=180000)
+        verdict = page.locator('[data-testid="stMetric"]').filter(has_text="Predicted action")
+        verdict.wait_for(timeout=180000)
         assert "/Predict" in page.url
+        wait_idle(page, timeout_ms=180000)
         assert_no_exception(page)
+        for shown in (verdict, page.get_by_text(re.compile(r"confidence: the mean of \d+ sliding window"))):
+            box = shown.bounding_box()
+            assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 900, box
         screenshot(page, "home-example-recognised")
     finally:
         page.context.close()
