@@ -261,6 +261,8 @@ def cmd_classify(a: argparse.Namespace) -> dict[str, Any]:
              "decoded (truncated?); classified what was readable")
     if facts["short"]:
         _err(f"short video: {facts['frames']} frames, some were repeated to make {bundle.sampler.frames}")
+    if facts.get("person_frames") == 0:
+        _err("no person was found in any frame: this body-pose model needs a person in view")
     basis = clip_basis(bundle.sampler.frames)  # not annotate's mean of windows: say which
     print(f"{pred.label} ({pred.confidence:.1%} on {basis})" if pred.known else
           f"{pred.shown} (best guess {pred.label}, {pred.confidence:.1%} on {basis}, under the threshold "
@@ -281,10 +283,15 @@ def cmd_annotate(a: argparse.Namespace) -> dict[str, Any]:
     _check_video(a)
     bundle = _load(a.model)
     start = time.perf_counter()
-    res = annotate(bundle, a.video, out, smooth=a.smooth,
+    if a.skeleton and not bundle.reads_pose:
+        raise HarError(f"{bundle.name} does not read the body's pose: --skeleton is for models taught with "
+                       "--kind motion")
+    res = annotate(bundle, a.video, out, smooth=a.smooth, skeleton=a.skeleton,
                    progress=lambda f, s: _bar(f * 100, 100, s) if int(f * 100) % 25 == 0 else None)
     seconds = time.perf_counter() - start
-    basis = video_basis(len(res.timeline), bundle.sampler.window_seconds)
+    if res.person_windows == 0:
+        _err("no person was found in any frame: this body-pose model needs a person in view")
+    basis = video_basis(res.full_windows, bundle.sampler.window_seconds)
     smooth = bundle.sampler.smooth if a.smooth is None else max(1, a.smooth)
     print(f"{res.prediction.shown} ({res.prediction.confidence:.1%}, {basis}): wrote {out} "
           f"({res.frames} frames, {res.frames / seconds:.1f} frames/s on {res.device}); each moment's label on "
@@ -406,6 +413,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default=None)
     sp.add_argument("--smooth", type=int, default=None, help="average over this many recent windows (default: the "
                     "model's sampler, 3)")
+    sp.add_argument("--skeleton", action="store_true", help="also draw the body's keypoints (body-pose models)")
     sp = add("download", "download a video from a link (yt-dlp)")
     sp.add_argument("url")
     sp.add_argument("--cache", default=None)

@@ -160,7 +160,12 @@ if chosen is None:
     st.stop()
 video, title = chosen
 
-key = (str(video), model_name)
+reads_pose = bool(ui.model_meta(model_name).get("pose"))
+skeleton = st.toggle("Draw the body's skeleton", key="predict_skeleton", disabled=not reads_pose,
+                     help="The keypoints a body-pose model reads (models taught with 'how the body moves')"
+                     if reads_pose else "Only body-pose models read the body's keypoints: teach one on the Teach "
+                     "page with 'How the body moves'.")
+key = (str(video), model_name, skeleton)
 autorun = st.session_state.pop("predict_autorun", False)  # Home's "Recognise" on an example clip
 if st.button("Recognise the action", type="primary", icon=":material/play_arrow:") or autorun:
     st.session_state.pop("predict_result", None)
@@ -170,7 +175,7 @@ if st.button("Recognise the action", type="primary", icon=":material/play_arrow:
         bundle = ui.load_model(model_name)
         bar = st.progress(0.0, text="Starting…")
         out = ui.session_folder().new_path("annotated", ".mp4")
-        ann = annotate(bundle, video, out, max_seconds=cfg.max_video_seconds,
+        ann = annotate(bundle, video, out, max_seconds=cfg.max_video_seconds, skeleton=skeleton and reads_pose,
                        progress=lambda f, what: bar.progress(min(1.0, f), text=f"{what.capitalize()}…"))
         bar.empty()
         st.session_state.predict_result = {"key": key, "ann": ann, "title": title, "classes": bundle.classes,
@@ -185,7 +190,7 @@ pred = ann.prediction
 classes: list[str] = result["classes"]
 sampler = result["sampler"]
 # The verdict first, right under the button, so that it is in view where the button was pressed.
-averages = report.video_basis(len(ann.timeline), sampler.window_seconds)
+averages = report.video_basis(ann.full_windows, sampler.window_seconds)
 verdict, why = st.columns([2, 3], vertical_alignment="center")  # room for "no known activity"
 verdict.metric("Predicted action", pred.shown)
 with why:
@@ -194,6 +199,9 @@ with why:
     else:
         st.markdown(f"None of the model's activities: its best guess, **{pred.label}**, has only "
                     f"{pred.confidence:.1%} ({averages}), under the {result['threshold']:.0%} it needs.")
+    if ann.person_windows == 0:
+        st.warning("No person was found in the video: this body-pose model needs someone in view.",
+                   icon=":material/person_off:")
     unknown_windows = sum(not w["known"] for w in ann.timeline)
     if unknown_windows and pred.known:
         st.caption(f"{unknown_windows} of {len(ann.timeline)} windows show no known activity.")
@@ -210,7 +218,7 @@ with right:
     ranked = sorted(zip(classes, pred.probs), key=lambda cp: cp[1])[-5:]
     bars = go.Figure(go.Bar(x=[p for _, p in ranked], y=[c for c, _ in ranked], orientation="h",
                             text=[f"{p * 100:.1f}%" for _, p in ranked], textposition="auto"))
-    bars.update_layout(title="Top classes, mean of all windows", height=260, margin=dict(l=10, r=10, t=40, b=10),
+    bars.update_layout(title="Top classes, as the answer above", height=260, margin=dict(l=10, r=10, t=40, b=10),
                        xaxis=dict(range=[0, 1], tickformat=".0%"))
     st.plotly_chart(bars, width="stretch")
     st.caption(f"{result['title']}: {ann.frames} frames, {ann.seconds:.1f} s at {ann.fps:.1f} fps; a window "

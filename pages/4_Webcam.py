@@ -13,9 +13,9 @@ from studio import ui
 ui.page_setup("Webcam", ":material/videocam:")
 cfg = settings()
 st.title(":material/videocam: Webcam")
-st.caption("Press START and allow the camera. Frames are sampled on time like the training clips (20 over "
-           "the model's window); a worker thread classifies the latest window a few times a second, and the "
-           "frame path only draws the latest result, so the video stays smooth.")
+st.caption("Press START and allow the camera. Frames are sampled on time like the training clips (as many as "
+           "a training clip has, over the model's window); a worker thread classifies the latest window a few "
+           "times a second, and the frame path only draws the latest result, so the video stays smooth.")
 
 model_name = ui.model_picker(key="webcam_model")
 if model_name is None:
@@ -29,6 +29,12 @@ except HarError as exc:
     ice = []
 
 annotator: LiveAnnotator = st.session_state.setdefault("webcam_annotator", LiveAnnotator())
+reads_pose = bool(ui.model_meta(model_name).get("pose"))
+annotator.skeleton = st.toggle("Draw the body's skeleton", key="webcam_skeleton", value=reads_pose,
+                               disabled=not reads_pose,
+                               help="The keypoints a body-pose model reads, drawn on the video" if reads_pose else
+                               "Only body-pose models read the body's keypoints: teach one on the Teach page with "
+                               "'How the body moves'.") and reads_pose
 
 
 on_frame = frame_callback(annotator.process)  # WebRTC thread; the annotator is the only shared state (lock inside)

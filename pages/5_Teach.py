@@ -22,9 +22,10 @@ cfg = settings()
 limits = Limits.from_settings()
 st.title(":material/school: Teach")
 st.caption(f"Name two or more activities and give each at least {MIN_EXAMPLES} example clips (3 to 10 s each, "
-           "5 or more is better). A frozen ImageNet network reads every frame once and a small head learns your "
-           "activities in seconds; each example is then scored by a model taught without it, so the accuracy "
-           "shown is one you can expect on new clips like these.")
+           "5 or more is better). A frozen network reads every clip once (an ImageNet CNN for what is in view, "
+           "BlazePose's body keypoints for how the body moves) and a small head learns your activities in "
+           "seconds; each example is then scored by a model taught without it, so the accuracy shown is one you "
+           "can expect on new clips like these.")
 
 
 @st.cache_resource(show_spinner=False)
@@ -171,8 +172,9 @@ def camera_takes() -> None:
 kind = st.radio("What tells your activities apart?", list(KIND_TITLES), format_func=KIND_TITLES.get,
                 key="teach_kind", horizontal=True,
                 help="What is in view: the head reads the whole picture (a piano, a horse, a surfboard). How the "
-                     "body moves: it reads only what changes during the clip, so the room and the clothes do not "
-                     "count; a still picture is 'no known activity'.")
+                     "body moves: it finds the person's keypoints and reads how their arms move, relative to their "
+                     "shoulders, so the room, the clothes and who it is do not count: gestures taught by one person "
+                     "work for the next. Nobody in view, or nobody moving, is 'no known activity'.")
 index = dataset(tuple(map(str, cfg.data_dirs)))
 for activity in list(state["activities"]):
     with st.container(border=True):

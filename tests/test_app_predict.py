@@ -68,8 +68,11 @@ def assert_result(at: AppTest, label: str) -> Path:
     assert sorted(t["name"] for t in timeline) == ["Left", "Right", "Up"]
     assert len(timeline[0]["x"]) == len(result["ann"].timeline) > 0
     assert [b.label for b in at.get("download_button")] == ["Download the annotated video"]
-    # each figure says what it averages: the verdict all windows, the video each moment's last few
-    windows = f"the mean of {len(result['ann'].timeline)} sliding window"
+    # each figure says what it averages: the verdict the full windows (these clips are shorter than one: that
+    # one window), the video each moment's last few
+    from har_core.models.report import video_basis
+
+    windows = video_basis(result["ann"].full_windows, result["sampler"].window_seconds)
     assert any(windows in m.value for m in at.markdown), [m.value for m in at.markdown]
     assert any(c.value.startswith("Drawn on the video: each moment's label and confidence, the mean of the last")
                for c in at.caption)

@@ -72,7 +72,8 @@ def test_classify_and_annotate_synthetic(synth_bundle, right_video, tmp_path):
     out = tmp_path / "ann.mp4"
     a = last_json(run("annotate", right_video, "--out", out, "--model", synth_bundle, "--json"))
     assert a["frames"] == 60 and a["fps"] == pytest.approx(25) and a["timeline"]
-    assert a["confidence_of"].startswith(f"the mean of {len(a['timeline'])} sliding windows of up to")
+    assert a["full_windows"] == 0 and len(a["timeline"]) == 8  # 2.4 s: shorter than one 6.4 s window
+    assert a["confidence_of"] == "one window over the whole video (shorter than the model's 6.4 s)"
     assert video_codec(out) == "h264"
 
 

@@ -4,7 +4,6 @@ three prediction paths (classify, annotate, stream) agreeing with each other."""
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -73,8 +72,9 @@ def test_model_json_records_backbone_head_and_open_set(open_bundle: Path) -> Non
 
 def test_features_are_encoded_once_and_reused(open_bundle: Path, synth_data: Path, cache: Path) -> None:
     from har_core.datasets.dataset import extract, scan
-    from har_core.learning.features import FRAME_BATCH, cached_features, features_dir
-    from har_core.models.pretrained import LITE0, load_backbone
+    from har_core.learning.features import cached_features, features_dir
+    from har_core.models.encoders import frame_encoder
+    from har_core.models.pretrained import LITE0
 
     ex = extract(scan(synth_data).clips, cache, size=SIZE)
     folder = features_dir(ex.paths[0], LITE0)
@@ -82,18 +82,18 @@ def test_features_are_encoded_once_and_reused(open_bundle: Path, synth_data: Pat
     assert not list(folder.glob(".partial-*"))
 
     class Counting:
-        calls = 0
+        frames = 0
 
-        def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
-            Counting.calls += 1
-            return load_backbone(LITE0, SIZE).predict_on_batch(x)
+        def encode(self, x: np.ndarray) -> np.ndarray:
+            Counting.frames += len(x)
+            return frame_encoder(LITE0, SIZE).encode(x)
 
     feats = cached_features(ex.paths, Counting(), LITE0)
-    assert Counting.calls == 0 and feats.shape == (len(ex.paths), 20, 1280)
+    assert Counting.frames == 0 and feats.shape == (len(ex.paths), 20, 1280)
     first = folder / f"{ex.paths[0].stem}.npy"
     first.unlink()
     again = cached_features(ex.paths[:1], Counting(), LITE0)
-    assert Counting.calls == math.ceil(20 / FRAME_BATCH) and np.allclose(again[0], feats[0], atol=2e-2)  # float16 on disk
+    assert Counting.frames == 20 and np.allclose(again[0], feats[0], atol=2e-2)  # float16 on disk
 
 
 def test_classify_annotate_and_stream_agree_and_say_known(open_bundle: Path, tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ def test_weak_classes_of_the_shipped_default_come_from_its_k_fold():
 def test_each_confidence_names_what_it_averages():
     """One video, three figures (classify, the mean of windows, each moment's): no two read alike."""
     assert clip_basis(20) == "one clip of 20 frames spread over the whole video"
-    assert video_basis(19, 6.4) == "the mean of 19 sliding windows of up to 6.4 s"
-    assert video_basis(1, 6.4) == "the mean of 1 sliding window of up to 6.4 s"
+    assert video_basis(19, 6.4) == "the mean of 19 sliding windows of 6.4 s"
+    assert video_basis(1, 6.4) == "the mean of 1 sliding window of 6.4 s"
+    assert video_basis(0, 6.4) == "one window over the whole video (shorter than the model's 6.4 s)"
     assert moment_basis(3) == "the mean of the last 3 windows"

@@ -95,11 +95,28 @@ def test_cli_teach_then_a_still_person_is_no_known_activity(one_person: Path, sh
     still = write_avi(tmp_path / "still.avi", [frame] * 50)
     prediction = classify(bundle, still)[0]
     assert not prediction.known and prediction.confidence < bundle.threshold
-    # taught without TensorFlow, the bundle is its head beside the shared encoder; Keras builds the same model
-    assert sorted(p.name for p in (tmp_path / "taught").iterdir()) == ["head.npz", "model.json"]
-    keras_bundle = load_bundle(tmp_path / "taught", runtime="keras")
-    assert bundle.predictor.runtime == "litert" and keras_bundle.predictor.runtime == "keras"
-    assert np.abs(np.asarray(classify(keras_bundle, still)[0].probs) - prediction.probs).max() < 1e-4
+    # a body-pose model: its head beside the shipped pose models, on LiteRT whatever runtime is asked for
+    assert bundle.reads_pose and sorted(p.name for p in (tmp_path / "taught").iterdir()) == ["head.npz", "model.json"]
+    assert load_bundle(tmp_path / "taught", runtime="keras").predictor.runtime == "litert"
+
+
+@pytest.mark.slow  # Keras builds the Lite2 backbone
+def test_a_taught_scene_model_is_its_head_and_keras_builds_the_same_model(tmp_path: Path) -> None:
+    from synth import make_video
+
+    from har_core.learning.teach import teach
+    from har_core.models.bundle import load_bundle
+    from har_core.prediction.inference import classify
+
+    examples = {label: [make_video(tmp_path / label / f"v_{label}_g0{i}_c01.avi", label, n=30, seed=i)
+                        for i in (1, 2)] for label in ("Left", "Right")}
+    others = [Clip(make_video(tmp_path / f"up{i}.avi", "Up", n=30, seed=i), "Up", f"u{i}") for i in (1, 2)]
+    result = teach(examples, tmp_path / "scene", others=others, cache_dir=tmp_path / "cache")
+    assert sorted(p.name for p in result.bundle_dir.iterdir()) == ["head.npz", "model.json"]
+    lite, keras_bundle = load_bundle(result.bundle_dir), load_bundle(result.bundle_dir, runtime="keras")
+    assert (lite.predictor.runtime, keras_bundle.predictor.runtime) == ("litert", "keras")
+    clip = make_video(tmp_path / "right.avi", "Right", n=40, seed=9)
+    assert np.abs(np.asarray(classify(lite, clip)[0].probs) - classify(keras_bundle, clip)[0].probs).max() < 1e-4
 
 
 @pytest.mark.slow

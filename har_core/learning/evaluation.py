@@ -69,7 +69,7 @@ def predict_clips(bundle: ModelBundle, clips: list[Clip], cache_dir: str | os.Pa
     """The clips that could be read and a bundle's probabilities for them, each clip sampled once into the cache
     its model reads (uint8 clips and frame features, or body keypoints). An unreadable clip is left out (the
     clip cache reports it) or, for body keypoints, named in a one-line error."""
-    if bundle.meta.get("pose"):
+    if bundle.reads_pose:
         keypoints = cached_keypoints([c.path for c in clips], bundle.sampler, cache_dir, progress)
         return list(clips), bundle.predictor.head(keypoints)
     ex = extract(clips, cache_dir, size=bundle.sampler.image_size, progress=progress)

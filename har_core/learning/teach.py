@@ -34,12 +34,12 @@ from ..pose import motion
 from ..pose.blazepose import read_manifest
 from .evaluation import score_probs
 from .features import cached_features, cached_keypoints
-from .linear import AUGMENT_COPIES, balanced_weights, fit_linear, fit_pose
+from .linear import AUGMENT_COPIES, balanced_weights, fit_linear, fit_pose, pose_variants
 from .openset import KNOWN_ACCEPT, known_score, threshold_for
 
 KINDS = {"scene": "imagenet_segments_lite2", "motion": "pose_motion"}
 KIND_TITLES = {"scene": "What is in view (objects, places, sports)",
-               "motion": "How the body moves (gestures in front of a camera)"}
+               "motion": "How the body moves (gestures in front of a camera; body pose)"}
 # What model.json says of the frozen backbone (pretrained.backbone_record), read from the stored encoder's manifest
 BACKBONE_KEYS = ("name", "image_size", "weights", "preprocessing", "feature_dim", "fingerprint", "trainable")
 MIN_EXAMPLES = 2  # per activity: one to teach with while the other is held out
@@ -193,13 +193,14 @@ def teach(
     x, x_other = feats[:n_known], feats[n_known:]
     y = np.asarray([classes.index(c.label) for c in clips])
     stills = pose or rec.centered  # heads that read motion also learn that a still take is no activity
+    x_still = np.repeat(x[:, rec.frames // 2:rec.frames // 2 + 1], rec.frames, axis=1)  # the middle frame held
+    # what a head learns from: frame features as they are, or (pose) each clip's motion and its variants, once
+    inputs = [pose_variants(part) for part in (x, x_other, x_still)] if pose else [x, x_other, x_still]
 
     def fit(rows: np.ndarray):
         """A head taught from the examples `rows`, the other clips and (motion) their still takes."""
-        parts = [x[rows], x_other]
-        if stills:  # a still take: the middle frame held for the whole clip
-            parts.append(np.repeat(x[rows][:, rec.frames // 2:rec.frames // 2 + 1], rec.frames, axis=1))
-        xs = np.concatenate(parts)
+        mine, other, still = inputs
+        xs = np.concatenate([mine[rows], other] + ([still[rows]] if stills else []))
         ys = np.r_[y[rows], np.full(len(xs) - len(rows), k)]
         if pose:
             return fit_pose(xs, ys, k + 1, float(rec.c), balanced_weights(ys, k))

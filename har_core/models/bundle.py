@@ -287,6 +287,11 @@ class ModelBundle:
         return self.path.name
 
     @property
+    def reads_pose(self) -> bool:
+        """Whether the model reads body keypoints (a gesture model taught with the motion kind)."""
+        return bool(self.meta.get("pose"))
+
+    @property
     def threshold(self) -> float | None:
         """Best-known-class probability below which a clip is 'no known activity' (None: no open set)."""
         value = (self.meta.get("open_set") or {}).get("threshold")

@@ -133,7 +133,8 @@ class LitePredictor(Predictor):
         enc = record["encoder"]
         if "shared" in enc:
             shared = enc["shared"]
-            if meta.get("backbone") and shared.get("fingerprint") != meta["backbone"].get("fingerprint"):
+            backbone = meta.get("backbone") or {}
+            if any(shared.get(key) != backbone.get(key) for key in ("name", "image_size", "fingerprint")):
                 raise HarError(f"bundle {folder.name}: its LiteRT encoder is not the backbone model.json records")
             path = encoders.find(shared, near)
             if path is None:

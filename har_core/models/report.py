@@ -121,10 +121,13 @@ def clip_basis(frames: int) -> str:
     return f"one clip of {frames} frames spread over the whole video"
 
 
-def video_basis(windows: int, window_seconds: float) -> str:
-    """What `annotate`'s and the Predict page's confidence averages: every sliding window's probabilities (the
-    first windows of a video are shorter)."""
-    return f"the mean of {windows} sliding window{'s' if windows != 1 else ''} of up to {window_seconds:g} s"
+def video_basis(full_windows: int, window_seconds: float) -> str:
+    """What `annotate`'s and the Predict page's confidence averages: the sliding windows that span their full
+    length (a video's first seconds are left out: those windows repeat the little they have seen), or for a
+    video shorter than one window, that one window over all of it."""
+    if full_windows == 0:
+        return f"one window over the whole video (shorter than the model's {window_seconds:g} s)"
+    return f"the mean of {full_windows} sliding window{'s' if full_windows != 1 else ''} of {window_seconds:g} s"
 
 
 def moment_basis(smooth: int) -> str:

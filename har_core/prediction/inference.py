@@ -22,6 +22,7 @@ from ..media.overlay import draw_label
 from ..media.sampling import ClipSampler
 from ..media.video import MIN_FRAMES, H264Writer, iter_frames, read_header, sample_clip, to_model_frame
 from ..models.bundle import ModelBundle
+from ..pose.skeleton import draw_skeleton
 
 Progress = Callable[[float, str], None]  # (fraction 0..1, what is happening)
 
@@ -67,12 +68,18 @@ def draw_prediction(bgr: np.ndarray, pred: Prediction) -> np.ndarray:
 def classify(bundle: ModelBundle, video: str | os.PathLike, top_k: int = 3) -> tuple[Prediction, dict[str, Any]]:
     """The paper's predict_single_action: one clip sampled over the whole video, one prediction.
 
-    Returns the prediction and facts about the input (frames decoded, whether frames were repeated).
+    Returns the prediction and facts about the input (frames decoded, whether frames were repeated, and for a
+    body-pose model in how many of the sampled frames a person was found).
     """
     clip = sample_clip(video, bundle.sampler)
-    probs = bundle.predictor.clips(clip.frames[None])[0]
     facts = {"frames": clip.source_frames, "claimed_frames": clip.claimed_frames, "short": clip.short,
              "truncated": clip.truncated}
+    if bundle.reads_pose:
+        keypoints = bundle.predictor.encode(clip.frames)
+        probs = bundle.predictor.head(keypoints[None])[0]
+        facts.update(person_frames=int((keypoints[:, -1] >= 0.5).sum()), sampled_frames=len(keypoints))
+    else:
+        probs = bundle.predictor.clips(clip.frames[None])[0]
     return to_prediction(probs, bundle.classes, top_k, bundle.threshold), facts
 
 
@@ -98,15 +105,20 @@ class Annotation:
     timeline: list[dict[str, Any]]
     prediction: Prediction
     device: str
+    full_windows: int = 0  # windows the headline `prediction` averages; 0: the video is shorter than one window
+    person_windows: int | None = None  # body-pose models: windows whose newest frame had a person in view
 
     def as_dict(self) -> dict[str, Any]:
         return {"out": str(self.out_path), "frames": self.frames, "fps": self.fps, "seconds": self.seconds,
-                "step": self.step, "device": self.device, **self.prediction.as_dict(), "timeline": self.timeline}
+                "step": self.step, "device": self.device, "full_windows": self.full_windows,
+                **self.prediction.as_dict(), "timeline": self.timeline,
+                **({} if self.person_windows is None else {"person_windows": self.person_windows})}
 
 
 class WindowScorer:
     """Sliding windows scored one by one as their last sampled frame arrives (annotate's single pass): each
-    sampled frame is encoded once, and only the last `frames` of them are kept."""
+    sampled frame is encoded once, and only the last `frames` of them are kept (`latest`: the newest one's
+    features, a body-pose model's keypoints)."""
 
     def __init__(self, bundle: ModelBundle, sampler: ClipSampler):
         self.predictor, self.sampler = bundle.predictor, sampler
@@ -119,6 +131,7 @@ class WindowScorer:
         self._k += 1
         per_frame = self.predictor.per_frame
         self._items.append(self.predictor.encode(frame[None], self._state)[0] if per_frame else frame)
+        self.latest = self._items[-1]
         offset = self._k + 1 - len(self._items)
         window = np.stack([self._items[i - offset] for i in self.sampler.window_members(self._k)])[None]
         return (self.predictor.head(window) if per_frame else self.predictor.clips(window))[0]
@@ -131,13 +144,16 @@ def annotate(
     smooth: int | None = None,
     progress: Progress | None = None,
     max_seconds: float | None = None,
+    skeleton: bool = False,
 ) -> Annotation:
     """The paper's predict_on_video, fixed: sliding windows with training's sampling, smoothed, drawn on
     every frame, written as H.264 at the source size and fps; plus a per-window probability timeline.
 
     One decoding pass: frame t shows the smoothed label of window t // step, which closes at sampled frame
     (t // step) * step <= t, so each frame is labelled and written as soon as it is read, and full-size frames
-    are never kept. The output appears whole or not at all.
+    are never kept. The whole video's answer averages the windows that span a training clip's seconds (the first
+    few repeat the little they have seen); a video shorter than that is one window over all of it. The output appears whole or not at all. `skeleton` (body-pose models) draws the keypoints of
+    the latest sampled frame too.
     """
     report = progress or (lambda f, s: None)
     head = read_header(video)
@@ -147,22 +163,28 @@ def annotate(
     scorer, classes = WindowScorer(bundle, sampler), bundle.classes
     recent: collections.deque[np.ndarray] = collections.deque(maxlen=max(1, sampler.smooth))
     timeline: list[dict[str, Any]] = []
-    total = np.zeros(bundle.outputs, dtype="float64")
+    total, full = np.zeros(bundle.outputs, dtype="float64"), 0  # over the windows that span their full length
     window: Prediction | None = None
-    out, n = Path(out_path), 0
+    out, n, people = Path(out_path), 0, 0
     report(0.0, "reading, classifying and writing frames")
     with H264Writer(out, fps, head.width, head.height) as writer:
         for t, bgr in enumerate(iter_frames(video)):
             if max_seconds is not None and t / fps > max_seconds:
                 raise HarError(f"the video is longer than the {max_seconds:.0f} s allowed")
             if t % step == 0:
-                probs = scorer.add(to_model_frame(bgr, sampler))
+                model_frame = to_model_frame(bgr, sampler)
+                probs = scorer.add(model_frame)
+                scale = bgr.shape[1] / model_frame.shape[1]
+                people += bool(bundle.reads_pose and scorer.latest[-1] >= 0.5)
                 recent.append(probs)
-                total += probs
+                if t // step >= sampler.frames - 1:
+                    total, full = total + probs, full + 1
                 smoothed = np.mean(recent, axis=0)
                 window = to_prediction(smoothed, classes, 1, bundle.threshold)
                 timeline.append({"time": round(t / fps, 3), "frame": t, "label": window.label, "known": window.known,
                                  "probs": {c: round(float(v), 4) for c, v in zip(classes, smoothed)}})
+            if skeleton and bundle.reads_pose:
+                draw_skeleton(bgr, scorer.latest, scale)
             writer.write(draw_prediction(bgr, window))
             n = t + 1
             if t % 100 == 0:
@@ -170,8 +192,9 @@ def annotate(
         if n < MIN_FRAMES:
             raise HarError(f"{Path(video).name} has {n} decodable frame(s); need at least {MIN_FRAMES}")
     report(1.0, "done")
-    overall = to_prediction(total / len(timeline), classes, threshold=bundle.threshold)
-    return Annotation(out, n, fps, round(n / fps, 3), step, timeline, overall, bundle.predictor.device)
+    overall = to_prediction(total / full if full else probs, classes, threshold=bundle.threshold)
+    return Annotation(out, n, fps, round(n / fps, 3), step, timeline, overall, bundle.predictor.device, full,
+                      people if bundle.reads_pose else None)
 
 
 @dataclass
@@ -183,6 +206,8 @@ class StreamState:
     predictions: int = 0
     latency_ms: float = 0.0
     error: str | None = None
+    keypoints: np.ndarray | None = None  # a body-pose model's: the newest kept frame's, in its pixels
+    keypoints_width: int = 0  # the width of the frame they were found in
 
 
 class StreamClassifier:
@@ -255,6 +280,8 @@ class StreamClassifier:
                                  self.bundle.threshold)
             s = self._state
             s.prediction, s.predictions, s.latency_ms = pred, s.predictions + 1, latency
+            if self.bundle.reads_pose:
+                s.keypoints, s.keypoints_width = self._features[frames[-1][0]], frames[-1][1].shape[1]
             self._scored = version
         return pred
 

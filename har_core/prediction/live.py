@@ -18,6 +18,7 @@ import numpy as np
 from ..config import Settings
 from ..errors import HarError
 from ..models.bundle import ModelBundle
+from ..pose.skeleton import draw_skeleton
 from .inference import Prediction, StreamClassifier, draw_prediction
 
 # Local use (browser and server on one machine or LAN) needs no ICE server: host candidates connect at
@@ -73,6 +74,7 @@ class LiveAnnotator:
     """One session's live classification: `use(bundle)` to (re)start, `process` per frame, `stop` to end."""
 
     def __init__(self, window_s: float = 2.0):
+        self.skeleton = False  # draw a body-pose model's keypoints too (the page's toggle; read per frame)
         self._lock = threading.Lock()
         self._classifier: StreamClassifier | None = None
         self._times: collections.deque[float] = collections.deque(maxlen=256)
@@ -122,6 +124,8 @@ class LiveAnnotator:
             return bgr
         clf.push(bgr, now if timestamp is None else timestamp)
         state = clf.state()
+        if self.skeleton and state.keypoints is not None:
+            draw_skeleton(bgr, state.keypoints, bgr.shape[1] / state.keypoints_width)
         if state.prediction is not None:
             draw_prediction(bgr, state.prediction)
         return bgr
