@@ -106,6 +106,7 @@ def test_a_taught_scene_model_is_its_head_and_keras_builds_the_same_model(tmp_pa
 
     from har_core.learning.teach import teach
     from har_core.models.bundle import load_bundle
+    from har_core.models.registry import ModelRegistry
     from har_core.prediction.inference import classify
 
     examples = {label: [make_video(tmp_path / label / f"v_{label}_g0{i}_c01.avi", label, n=30, seed=i)
@@ -115,6 +116,7 @@ def test_a_taught_scene_model_is_its_head_and_keras_builds_the_same_model(tmp_pa
     assert sorted(p.name for p in result.bundle_dir.iterdir()) == ["head.npz", "model.json"]
     lite, keras_bundle = load_bundle(result.bundle_dir), load_bundle(result.bundle_dir, runtime="keras")
     assert (lite.predictor.runtime, keras_bundle.predictor.runtime) == ("litert", "keras")
+    assert ModelRegistry(tmp_path).load("scene").classes == ["Left", "Right"]  # the app loads it by name
     clip = make_video(tmp_path / "right.avi", "Right", n=40, seed=9)
     assert np.abs(np.asarray(classify(lite, clip)[0].probs) - classify(keras_bundle, clip)[0].probs).max() < 1e-4
 

@@ -11,14 +11,14 @@ from typing import Any
 
 from ..config import settings
 from ..errors import HarError
-from .bundle import META_FILE, MODEL_FILE, BundleListing, ModelBundle, check_name, list_bundles, load_bundle
+from .bundle import META_FILE, BundleListing, ModelBundle, check_name, list_bundles, load_bundle
 
 
 class ModelRegistry:
     def __init__(self, weights_dir: str | os.PathLike):
         self.root = Path(weights_dir).resolve()
         self._lock = threading.Lock()
-        self._loaded: dict[str, tuple[tuple[int, int], ModelBundle]] = {}
+        self._loaded: dict[str, tuple[tuple[tuple[str, int], ...], ModelBundle]] = {}
 
     def listings(self) -> list[BundleListing]:
         """Every bundle folder; broken ones carry an error instead of metadata."""
@@ -34,11 +34,12 @@ class ModelRegistry:
             raise HarError("a model name cannot point outside the weights folder")
         return path
 
-    def _stamp(self, path: Path) -> tuple[int, int]:
-        try:
-            return (path / MODEL_FILE).stat().st_mtime_ns, (path / META_FILE).stat().st_mtime_ns
-        except FileNotFoundError:
-            raise HarError(f"no model named {path.name!r}") from None
+    def _stamp(self, path: Path) -> tuple[tuple[str, int], ...]:
+        """What changes when a bundle is saved again: its files' names and modification times (model.json is
+        always there; model.keras, head.npz or .tflite files, whichever the bundle holds)."""
+        if not (path / META_FILE).is_file():
+            raise HarError(f"no model named {path.name!r}")
+        return tuple(sorted((f.name, f.stat().st_mtime_ns) for f in path.iterdir() if f.is_file()))
 
     def load(self, name: str) -> ModelBundle:
         """The loaded bundle `name`, shared by every session of this process."""

@@ -147,7 +147,7 @@ class PoseEstimator:
         raw, flag = out[0].reshape(-1, 5)[:35], float(out[1].ravel()[0])
         xy = region.to_frame(raw[:, :2] / LANDMARK_SIZE)
         z = raw[:, 2:3] * region.size / LANDMARK_SIZE
-        visibility = 1 / (1 + np.exp(-raw[:, 3:4]))
+        visibility = 1 / (1 + np.exp(-np.clip(raw[:, 3:4], -50, 50)))
         return np.hstack([xy, z, visibility]).astype("float32"), flag
 
     def track(self, frames: np.ndarray | list[np.ndarray], state: dict | None = None) -> np.ndarray:
