@@ -37,7 +37,8 @@ def bench_webcam(work: Path, seconds: float = 10.0, fps: float = 15.0) -> dict[s
 
     index = scan(DATA / "gestures")
     taught = {g: [c.path for c in index.clips if c.label == g and c.group == "g01"] for g in GESTURES}
-    bundle = load_bundle(teach(taught, work / "g01", kind="motion", cache_dir=work / "cache", overwrite=True).bundle_dir)
+    taught_dir = teach(taught, work / "g01", kind="motion", cache_dir=work / "cache", overwrite=True).bundle_dir
+    bundle = load_bundle(taught_dir)
     take = list(iter_frames(DATA / "gestures" / "Wave" / "v_Wave_g04_c01.mp4"))
     live = LiveAnnotator()
     live.skeleton = True

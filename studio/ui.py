@@ -153,7 +153,8 @@ def model_picker(key: str = "model", label: str = "Model") -> str | None:
     if not usable:
         st.info(
             f"**No trained models yet.** Train one on the Train page, or put a model bundle "
-            f"(a folder with `model.json` and its model files) into `{settings().weights_dir}`.", icon=":material/psychology:")
+            f"(a folder with `model.json` and its model files) into `{settings().weights_dir}`.",
+            icon=":material/psychology:")
         return None
     names = [b.name for b in usable]
     by_name = {b.name: b for b in usable}

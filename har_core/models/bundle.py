@@ -38,8 +38,8 @@ from .predictor import KerasPredictor, LitePredictor, Predictor
 FORMAT_VERSION = 2  # 2: LiteRT files and the "litert" record; 1 (model.keras only) still loads, on Keras
 MODEL_FILE = "model.keras"
 META_FILE = "model.json"
-RESERVED = (encoders.FOLDER, "pose")
-TOLERANCE = 1e-4  # LiteRT against Keras, largest probability difference an export may show  # folders of a weights folder that are not bundles
+RESERVED = (encoders.FOLDER, "pose")  # folders of a weights folder that are not bundles
+TOLERANCE = 1e-4  # LiteRT against Keras: the largest probability difference an export may show
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Temp and old folder names of saves running in this process: recover_interrupted must not touch them.
 _SAVING: set[str] = set()

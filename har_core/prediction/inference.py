@@ -152,8 +152,9 @@ def annotate(
     One decoding pass: frame t shows the smoothed label of window t // step, which closes at sampled frame
     (t // step) * step <= t, so each frame is labelled and written as soon as it is read, and full-size frames
     are never kept. The whole video's answer averages the windows that span a training clip's seconds (the first
-    few repeat the little they have seen); a video shorter than that is one window over all of it. The output appears whole or not at all. `skeleton` (body-pose models) draws the keypoints of
-    the latest sampled frame too.
+    few repeat the little they have seen); a video shorter than that is one window over all of it. The output
+    appears whole or not at all. `skeleton` (body-pose models) draws the keypoints of the latest sampled frame
+    too.
     """
     report = progress or (lambda f, s: None)
     head = read_header(video)
