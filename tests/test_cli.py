@@ -85,7 +85,7 @@ def test_download_from_a_local_server(tmp_path):
 
 # --- real clips -------------------------------------------------------------------------------------
 
-@pytest.mark.slow
+@pytest.mark.realdata
 def test_all_subcommands_on_shared_clips(shared_data, tmp_path):
     info = last_json(run("info", shared_data, "--json"))
     assert info["classes"]["HorseRace"]["groups"] == 23

@@ -10,6 +10,7 @@ from conftest import AppServer, assert_no_exception, choose_upload, open_page, s
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.realdata
 def test_upload_real_clip_shows_annotated_video_and_label(browser: object, app_server: AppServer,
                                                           shared_data: Path, e2e_weights: Path) -> None:
     clip = sorted((shared_data / "HorseRace").glob("*.avi"))[0]

@@ -56,6 +56,7 @@ def remove_buttons(page: object) -> int:
     return page.get_by_role("button", name="Remove").count()
 
 
+@pytest.mark.realdata
 def test_teach_gestures_with_uploads_and_a_camera_take_then_predict_a_new_person(
         camera_browser: object, teach_server: AppServer, gestures: Path) -> None:
     page = open_page(camera_browser, f"{teach_server.url}/Teach")  # a fresh server's first visit: a deep link
