@@ -12,7 +12,8 @@ SCRIPTS = page_scripts()
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_page_renders(browser: object, app_server: AppServer, script: Path) -> None:
+def test_page_renders(browser: object, app_server: AppServer, script: Path, request: pytest.FixtureRequest) -> None:
+    data = request.getfixturevalue("shared_data") if script.stem.endswith("Dataset") else None  # its grid needs it
     page = open_page(browser, f"{app_server.url}/{page_path(script)}")
     try:
         page.wait_for_selector("h1", timeout=60000)
@@ -24,8 +25,15 @@ def test_page_renders(browser: object, app_server: AppServer, script: Path) -> N
         if script.stem.endswith("Home"):
             assert "HAR Studio" in page.locator("h1").first.inner_text()
             page.get_by_text("Details: synthetic").first.wait_for(timeout=30000)  # models from weights/
-        if script.stem.endswith("Dataset"):  # real data or the empty state, either way a picture or a button
-            page.wait_for_selector('[data-testid="stImage"] img, [data-testid="stButton"]', timeout=60000)
+        if data is not None:  # the server's data: UCF50's classes and UCF101's beside them, a clip of 12 of them
+            classes = [d for root in (data, data.parent / "ucf101_extra") if root.is_dir()
+                       for d in root.iterdir() if d.is_dir()]
+            page.get_by_text("A random clip of each class").wait_for(timeout=60000)
+            classes_shown = page.locator('[data-testid="stMetric"]').filter(has_text="Classes")
+            assert classes_shown.locator('[data-testid="stMetricValue"]').inner_text() == str(len(classes))
+            grid = page.locator('[data-testid="stImage"] img')
+            grid.nth(11).wait_for(timeout=60000)
+            assert grid.count() == 12
         screenshot(page, f"page-{script.stem}")
         assert_no_exception(page)
     finally:
@@ -33,7 +41,10 @@ def test_page_renders(browser: object, app_server: AppServer, script: Path) -> N
 
 
 def test_an_example_clip_is_recognised_in_one_click_from_home(browser: object, app_server: AppServer) -> None:
+    """The first example (Archery, from a group the default model never trained on) by the default model."""
     import re
+
+    from har_core.media.examples import examples
 
     page = open_page(browser, app_server.url)
     try:
@@ -41,6 +52,8 @@ def test_an_example_clip_is_recognised_in_one_click_from_home(browser: object, a
         page.get_by_text("Predicted action").wait_for(timeout=180000)
         assert "/Predict" in page.url
         assert_no_exception(page)
+        shown = page.locator('[data-testid="stMetric"]').filter(has_text="Predicted action")
+        assert shown.locator('[data-testid="stMetricValue"]').inner_text().strip() == examples()[0].label == "Archery"
         screenshot(page, "home-example-recognised")
     finally:
         page.context.close()

@@ -57,6 +57,8 @@ def remove_buttons(page: object) -> int:
 
 
 @pytest.mark.realdata
+@pytest.mark.xfail(strict=True, raises=pytest.RaisesExc(AssertionError, match="^a person never taught"),
+                   reason="gestures of a person never taught need the body-pose head (issue 23)")
 def test_teach_gestures_with_uploads_and_a_camera_take_then_predict_a_new_person(
         camera_browser: object, teach_server: AppServer, gestures: Path) -> None:
     page = open_page(camera_browser, f"{teach_server.url}/Teach")  # a fresh server's first visit: a deep link
@@ -127,7 +129,7 @@ def test_teach_gestures_with_uploads_and_a_camera_take_then_predict_a_new_person
         assert_no_exception(page)
         value = page.locator('[data-testid="stMetric"]').filter(has_text="Predicted action").locator(
             '[data-testid="stMetricValue"]').inner_text().strip()
-        assert value in ("Clap", "Wave", "no known activity"), value
         screenshot(page, "teach-predict-new-person")
+        assert value == "Wave", f"a person never taught waving is called {value!r}"
     finally:
         page.context.close()
