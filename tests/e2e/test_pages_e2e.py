@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from conftest import AppServer, assert_no_exception, open_page, page_path, page_scripts, screenshot
+from datadirs import UCF101_EXTRA
 
 pytestmark = pytest.mark.e2e
 SCRIPTS = page_scripts()
@@ -26,8 +27,7 @@ def test_page_renders(browser: object, app_server: AppServer, script: Path, requ
             assert "HAR Studio" in page.locator("h1").first.inner_text()
             page.get_by_text("Details: synthetic").first.wait_for(timeout=30000)  # models from weights/
         if data is not None:  # the server's data: UCF50's classes and UCF101's beside them, a clip of 12 of them
-            classes = [d for root in (data, data.parent / "ucf101_extra") if root.is_dir()
-                       for d in root.iterdir() if d.is_dir()]
+            classes = [d for root in (data, UCF101_EXTRA) if root.is_dir() for d in root.iterdir() if d.is_dir()]
             page.get_by_text("A random clip of each class").wait_for(timeout=60000)
             classes_shown = page.locator('[data-testid="stMetric"]').filter(has_text="Classes")
             assert classes_shown.locator('[data-testid="stMetricValue"]').inner_text() == str(len(classes))
