@@ -8,12 +8,12 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from datadirs import UCF50, present  # noqa: E402
 from synth import CLASSES, make_dataset, make_video  # noqa: E402
 
 import studio.ui  # noqa: E402,F401  loads pylibsrtp before any test loads TensorFlow (see studio/ui.py)
 from har_core.learning.trainconfig import TrainConfig  # noqa: E402
 
-SHARED_DATA = Path(os.environ.get("HAR_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data" / "ucf50")
 FOUR = ["HorseRace", "PizzaTossing", "PlayingPiano", "PlayingViolin"]
 
 
@@ -25,7 +25,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests and tests on the real clips are slow by nature: they join the `slow` tier here."""
+    """Browser tests and tests on the real clips are slow by nature: they join the `slow` tier here. A test
+    that reads the real clips (the `shared_data` fixture) and lacks the `realdata` marker stops the run: it
+    would otherwise slip into the everyday tier."""
+    unmarked = [item.nodeid for item in items
+                if "shared_data" in getattr(item, "fixturenames", ()) and "realdata" not in item.keywords]
+    if unmarked:
+        raise pytest.UsageError("these read the real clips: mark them @pytest.mark.realdata: " + ", ".join(unmarked))
     for item in items:
         if "e2e" in item.keywords:
             item.add_marker(pytest.mark.browser)
@@ -36,11 +42,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real UCF50 clips; in CI their absence is a failure, elsewhere a skip with the reason."""
-    if not (SHARED_DATA / "HorseRace").is_dir():
+    if not present():
         if os.environ.get("CI"):
-            pytest.fail(f"real data missing at {SHARED_DATA} (set HAR_DATA_DIR)")
-        pytest.skip(f"real UCF50 clips not found at {SHARED_DATA} (set HAR_DATA_DIR)")
-    return SHARED_DATA
+            pytest.fail(f"real data missing at {UCF50} (set HAR_DATA_DIR)")
+        pytest.skip(f"real UCF50 clips not found at {UCF50} (set HAR_DATA_DIR)")
+    return UCF50
 
 
 @pytest.fixture(autouse=True)

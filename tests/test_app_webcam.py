@@ -6,12 +6,12 @@ tests/e2e/test_webcam_e2e.py; AppTest has no WebRTC peer.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from clock import ManualClock, wait_until
 from synth import frames_for
 
 import studio.ui  # noqa: F401  (first, as in the app: it loads pylibsrtp before any test loads TensorFlow)
@@ -88,36 +88,43 @@ def test_ice_servers_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -
 @pytest.mark.slow
 def test_live_annotator_classifies_and_draws(synth_bundle: Path) -> None:
     """Frames at 25 fps through the callback's code path: predictions arrive from the worker thread, the
-    label is drawn on the returned frames, and the stats count frames, predictions and fps."""
+    label is drawn on the returned frames, and the stats count frames, predictions and fps. The frames are
+    timed by a clock the test advances 1/25 s per frame, so the fps is exact however busy the machine is."""
     from har_core.models.bundle import load_bundle
 
     bundle = load_bundle(synth_bundle)
-    live = LiveAnnotator()
+    clock = ManualClock()
+    live = LiveAnnotator(clock=clock)
     frames = frames_for("Right", n=150, size=(160, 120), seed=3)
     untouched = live.process(frames[0].copy(), 0.0)
     assert np.array_equal(untouched, frames[0]) and live.stats().frames_in == 0  # no model yet: nothing drawn
     live.use(bundle)
+    drawn: list[bool] = []
+
+    def camera() -> np.ndarray:
+        """The next frame, 1/25 s after the last; records whether a label was drawn on it."""
+        clock.advance(1 / 25)
+        f = frames[len(drawn) % len(frames)].copy()
+        out = live.process(f.copy(), len(drawn) / 25)
+        drawn.append(not np.array_equal(out[:12, :40], f[:12, :40]))
+        return out
+
     try:
-        drawn = []
-        start = time.monotonic()
-        i = 0
-        # at 25 fps until the worker has predicted a few times (bounded: the CPU may be busy)
-        while i < len(frames) or (live.stats().predictions < 3 and i < 25 * 60):
-            f = frames[i % len(frames)].copy()
-            original = f.copy()
-            out = live.process(f, i / 25)
-            drawn.append(not np.array_equal(out[:12, :40], original[:12, :40]))
-            i += 1
-            time.sleep(max(0.0, start + i / 25 - time.monotonic()))
+        for seconds, predictions in ((6, 1), (1, 2)):  # a window of frames, then one more second: two labels
+            for _ in range(25 * seconds):
+                camera()
+            wait_until(lambda: live.stats().predictions >= predictions, what=f"prediction {predictions}")
+        out = camera()
         stats = live.stats()
     finally:
         live.stop()
     assert not live.running
-    assert stats.frames_in == i
+    assert stats.frames_in == len(drawn) == 25 * 7 + 1
     assert stats.predictions >= 2, stats
     assert stats.error is None
     assert stats.prediction is not None and stats.prediction.label == "Right"
-    assert 10 < stats.fps < 40
+    assert stats.fps == pytest.approx(25)
+    assert stats.seconds_since_frame == 0.0
     assert stats.model == bundle.name
     assert not drawn[0] and drawn[-1]  # nothing drawn before the first prediction, the label after
     band = out[:10, :30].astype(int)
@@ -136,8 +143,7 @@ def test_live_annotator_switches_models_without_leaking_threads(synth_bundle: Pa
     live.use(a)  # same model: keeps its worker
     live.use(b)  # another model: replaces it
     assert sum(t.name == "har-stream" for t in threading.enumerate()) == before + 1
-    live.stop()
-    time.sleep(0.5)
+    live.stop()  # joins its worker
     assert sum(t.name == "har-stream" for t in threading.enumerate()) == before
 
 

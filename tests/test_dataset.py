@@ -53,6 +53,7 @@ def test_extract_reports_short_and_broken_clips_instead_of_dropping_them(tmp_pat
     assert [c.path for c, _ in ex.failed] == [broken]
 
 
+@pytest.mark.realdata
 def test_extract_the_four_shared_classes(shared_data, tmp_path):
     index = scan(shared_data).select(["HorseRace", "PizzaTossing", "PlayingPiano", "PlayingViolin"])
     assert len(index.clips) >= 400

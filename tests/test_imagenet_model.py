@@ -53,7 +53,19 @@ def open_bundle(tmp_path_factory: pytest.TempPathFactory, synth_data: Path, outl
     return out
 
 
-def test_model_json_records_backbone_head_and_open_set(open_bundle: Path) -> None:
+def _validation_scores(bundle_dir: Path, synth_data: Path, cache: Path) -> np.ndarray:
+    """The best known class's probability for each clip of the bundle's validation groups, recomputed."""
+    from har_core.datasets.dataset import extract, scan
+    from har_core.learning.training import predict_paths
+    from har_core.models.bundle import load_bundle
+
+    bundle = load_bundle(bundle_dir)
+    val = [c for c in scan(synth_data).clips if c.group in bundle.meta["split"]["val_groups"]]
+    probs = predict_paths(bundle.model, extract(val, cache, size=SIZE).paths)
+    return probs[:, :len(bundle.classes)].max(axis=1)
+
+
+def test_model_json_records_backbone_head_and_open_set(open_bundle: Path, synth_data: Path, cache: Path) -> None:
     from har_core.models.bundle import read_meta
     from har_core.models.pretrained import LITE0
 
@@ -64,7 +76,8 @@ def test_model_json_records_backbone_head_and_open_set(open_bundle: Path) -> Non
     assert meta["training"]["epochs_run"] == 1 and meta["training"]["outlier_clips"] == 6
     o = meta["open_set"]
     assert o["other_output"] and o["outlier_classes"] == ["Blocks", "Noise"] and "validation groups" in o["protocol"]
-    assert 0.0 < o["threshold"] < 1.0
+    assert o["threshold"] == pytest.approx(np.quantile(_validation_scores(open_bundle, synth_data, cache), 0.05),
+                                           abs=2e-3)  # features are cached as float16 in training
     assert o["test"]["n_known"] == meta["metrics"]["test"]["n"] and "test groups g04" in o["test"]["protocol"]
     # moving squares are easy for ImageNet features: every held-out clip right
     assert meta["metrics"]["test"]["accuracy"] == 1.0
@@ -103,11 +116,11 @@ def test_classify_annotate_and_stream_agree_and_say_known(open_bundle: Path, tmp
     from har_core.prediction.inference import StreamClassifier, annotate, classify
 
     bundle = load_bundle(open_bundle)
-    video = make_video(tmp_path / "up.avi", "Up", n=60, seed=11)
+    # six validation clips set a strict threshold (0.92): this clip clears it (0.97), many others do not
+    video = make_video(tmp_path / "up.avi", "Up", n=60, seed=4)
     pred, _ = classify(bundle, video)
     assert pred.label == "Up" and len(pred.probs) == 3  # the 'other' output is not a class
-    assert pred.known == (pred.confidence >= bundle.threshold)  # six validation clips set a strict threshold
-    assert pred.shown == ("Up" if pred.known else "no known activity")
+    assert pred.known and pred.shown == "Up"
     ann = annotate(bundle, video, tmp_path / "up.mp4")
     assert ann.prediction.label == "Up"
     assert all(w["known"] == (max(w["probs"].values()) >= bundle.threshold) for w in ann.timeline)
@@ -138,15 +151,19 @@ def test_a_clip_under_the_threshold_is_no_known_activity(open_bundle: Path, tmp_
 def test_cli_classify_json_says_known(open_bundle: Path, tmp_path: Path) -> None:
     from har_core.cli import main
 
-    video = make_video(tmp_path / "left.avi", "Left", n=50, seed=5)
     import contextlib
     import io
 
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(["classify", str(video), "--model", str(open_bundle), "--json"]) == 0
-    got = json.loads(out.getvalue().strip().splitlines()[-1])
-    assert got["label"] == "Left" and isinstance(got["known"], bool)
+    def classify_json(video: Path) -> dict:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["classify", str(video), "--model", str(open_bundle), "--json"]) == 0
+        return json.loads(out.getvalue().strip().splitlines()[-1])
+
+    left = classify_json(make_video(tmp_path / "left.avi", "Left", n=50, seed=5))
+    assert left["label"] == "Left" and left["known"] is True
+    noise = classify_json(_noise_clip(tmp_path / "noise.avi", seed=99, n=40))
+    assert noise["label"] in CLASSES and noise["known"] is False
 
 
 def test_a_bundle_whose_backbone_differs_from_its_record_refuses_to_load(open_bundle: Path, tmp_path: Path) -> None:
@@ -174,7 +191,9 @@ def test_crossval_scores_unknown_classes_with_models_that_never_saw_them(synth_d
     o = res.open_set
     assert o is not None and o["n_known"] == 24 and o["n_unknown"] == 6
     assert set(o["rejected_by_class"]) == {"Blocks", "Noise"} and "never saw" in o["protocol"]
-    assert 0.5 <= o["auroc"] <= 1.0 and o["known_accepted"] >= 0.9
+    assert o["auroc"] == 1.0 and o["unknown_rejected"] == 1.0  # drifting noise is nothing like a moving square
+    # the 5% quantile of the 24 known scores lies between the second and third lowest: 22 accepted
+    assert o["known_accepted"] == pytest.approx(22 / 24)
     assert res.mean == 1.0
 
 

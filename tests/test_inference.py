@@ -1,9 +1,9 @@
 """classify, annotate and the streaming classifier agree; annotate writes H.264 with labels drawn."""
-import time
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from clock import ManualClock, wait_until
 from synth import make_video
 
 from har_core.media.sampling import ClipSampler
@@ -76,9 +76,7 @@ def test_stream_keeps_frames_by_time_and_predicts_off_the_frame_path(bundle, vid
     try:
         kept = [stream.push(f, i / 50.0) for i, f in enumerate(frames)]  # 50 fps input: keep every 16th
         assert sum(kept) == len(range(0, 160, 16))
-        deadline = time.time() + 10
-        while stream.state().predictions == 0 and time.time() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: stream.state().predictions >= 1, what="a prediction")
         state = stream.state()
         assert state.predictions >= 1 and state.frames_in == 160 and state.error is None
         assert state.prediction.label == "Right"
@@ -87,15 +85,18 @@ def test_stream_keeps_frames_by_time_and_predicts_off_the_frame_path(bundle, vid
 
 
 def test_a_stream_whose_frames_stop_ends_its_worker_and_drops_its_frames(bundle, video):
-    """A closed browser tab sends no 'goodbye': the worker must notice the silence by itself."""
-    stream = StreamClassifier(bundle, rate_hz=20, idle_stop_s=0.5).start()
+    """A closed browser tab sends no 'goodbye': the worker must notice the silence by itself. Its clock is the
+    test's: 6.4 s of frames against a 2 s limit keep it alive only if each frame restarts the silence."""
+    clock = ManualClock()
+    stream = StreamClassifier(bundle, rate_hz=20, idle_stop_s=2.0, clock=clock).start()
     try:
         for i, frame in enumerate(iter_frames(video)):
+            clock.advance(1 / 25)
             stream.push(frame, i / 25.0)
+        wait_until(lambda: stream.state().predictions >= 1, what="a prediction")
         assert stream.alive
-        deadline = time.time() + 10
-        while stream.alive and time.time() < deadline:
-            time.sleep(0.05)
+        clock.advance(2.1)
+        stream._thread.join(timeout=30)
         assert not stream.alive and stream.state().predictions >= 1
         assert not stream._frames and not stream._features
     finally:
@@ -111,15 +112,14 @@ def test_sample_clip_and_classify_share_the_sampler(bundle, video):
 def test_the_live_annotator_starts_a_new_worker_when_frames_come_back(bundle, video):
     from har_core.prediction.live import LiveAnnotator
 
-    annotator = LiveAnnotator()
+    clock = ManualClock()
+    annotator = LiveAnnotator(clock=clock)
     annotator.use(bundle)
     first = annotator._classifier
-    first.idle_stop_s = 0.3
     frames = list(iter_frames(video))
     annotator.process(frames[0], 0.0)
-    deadline = time.time() + 10
-    while first.alive and time.time() < deadline:
-        time.sleep(0.05)
+    clock.advance(first.idle_stop_s + 1)
+    first._thread.join(timeout=30)
     assert not first.alive and annotator.running
     annotator.process(frames[1], 1.0)
     assert annotator._classifier is not first and annotator._classifier.alive

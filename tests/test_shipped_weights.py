@@ -56,8 +56,12 @@ def test_metrics_name_their_protocol_and_never_saw_their_test_groups(name: str) 
     tested = sorted(g for f in cv["folds"] for g in f["test_groups"])
     assert len(tested) == len(set(tested)), "a group was tested in two folds"
     if "per_class" in cv:  # each clip tested once: the pooled confusion holds every clip of the data once
-        assert sum(v["support"] for v in cv["per_class"].values()) == sum(map(sum, cv["confusion"]))
-        assert cv["mean"] >= min(v["recall"] for v in cv["per_class"].values())
+        confusion = cv["confusion"]
+        assert sum(f["n"] for f in cv["folds"]) == sum(map(sum, confusion))
+        # its diagonal is the folds' right answers, and each class's recall is its row's
+        assert sum(row[i] for i, row in enumerate(confusion)) == sum(round(f["accuracy"] * f["n"]) for f in cv["folds"])
+        assert cv["per_class"] == {c: {"recall": pytest.approx(row[i] / sum(row)), "support": sum(row)}
+                                   for i, (c, row) in enumerate(zip(meta["classes"], confusion))}
 
 
 @pytest.mark.realdata

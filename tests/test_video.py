@@ -98,6 +98,7 @@ def test_h264_writer_leaves_nothing_behind_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.realdata
 def test_real_clip_sampling_matches_paper_frames_except_colour(shared_data):
     """Our sequential reader returns the frames the paper's seeking reader returns (RGB instead of BGR)."""
     path = next((shared_data / "HorseRace").glob("*.avi"))

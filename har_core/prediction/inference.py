@@ -218,10 +218,11 @@ class StreamClassifier:
     once; the worker thread predicts on the latest window and publishes a StreamState. Thread-safe.
     A worker that has had no frame for `idle_stop_s` ends by itself and lets go of its frames: a browser tab
     closed mid-stream never says so, and its thread would otherwise live until the server restarts.
+    `clock` measures that silence (tests pass one they advance by hand).
     """
 
     def __init__(self, bundle: ModelBundle, rate_hz: float = 4.0, top_k: int = 3, idle_stop_s: float = 30.0,
-                 sampler: ClipSampler | None = None):
+                 sampler: ClipSampler | None = None, clock: Callable[[], float] = time.monotonic):
         self.bundle, self.rate_hz, self.top_k = bundle, rate_hz, top_k
         self.sampler = sampler or bundle.sampler
         self.interval = self.sampler.frame_interval
@@ -238,13 +239,14 @@ class StreamClassifier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.idle_stop_s = idle_stop_s
-        self._last_push = time.monotonic()
+        self._clock = clock
+        self._last_push = clock()
 
     def push(self, bgr: np.ndarray, timestamp: float) -> bool:
         """Offer a frame taken at `timestamp` seconds; returns True when it was kept for the window."""
         with self._lock:
             self._state.frames_in += 1
-            self._last_push = time.monotonic()
+            self._last_push = self._clock()
             if self._next_keep is not None and timestamp < self._next_keep - 1e-6:
                 return False
             self._next_keep = timestamp + self.interval if self._next_keep is None else max(
@@ -295,7 +297,7 @@ class StreamClassifier:
         while not self._stop.wait(1.0 / self.rate_hz):
             with self._lock:
                 fresh = self._version != self._scored and self._frames
-                idle = time.monotonic() - self._last_push > self.idle_stop_s
+                idle = self._clock() - self._last_push > self.idle_stop_s
             if idle:
                 self._stop.set()
                 self._release()

@@ -71,14 +71,18 @@ class LiveStats:
 
 
 class LiveAnnotator:
-    """One session's live classification: `use(bundle)` to (re)start, `process` per frame, `stop` to end."""
+    """One session's live classification: `use(bundle)` to (re)start, `process` per frame, `stop` to end.
 
-    def __init__(self, window_s: float = 2.0):
+    `clock` times the frames (for fps) and its classifiers' silence (tests pass one they advance by hand).
+    """
+
+    def __init__(self, window_s: float = 2.0, clock: Callable[[], float] = time.monotonic):
         self.skeleton = False  # draw a body-pose model's keypoints too (the page's toggle; read per frame)
         self._lock = threading.Lock()
         self._classifier: StreamClassifier | None = None
         self._times: collections.deque[float] = collections.deque(maxlen=256)
         self._window_s = window_s
+        self._clock = clock
         self._last_frame: float | None = None
         self._running = False
 
@@ -94,7 +98,7 @@ class LiveAnnotator:
         bundle.predictor.warm_up()
         with self._lock:
             old = self._classifier
-            self._classifier = StreamClassifier(bundle).start()
+            self._classifier = StreamClassifier(bundle, clock=self._clock).start()
             self._running = True
         if old is not None:
             old.stop()
@@ -113,13 +117,13 @@ class LiveAnnotator:
 
     def process(self, bgr: np.ndarray, timestamp: float | None = None) -> np.ndarray:
         """Called from the video thread: push the frame, draw the latest label; returns the frame."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             clf = self._classifier
             self._times.append(now)
             self._last_frame = now
             if clf is not None and self._running and not clf.alive:  # frames again after an idle stop
-                clf = self._classifier = StreamClassifier(clf.bundle).start()
+                clf = self._classifier = StreamClassifier(clf.bundle, clock=self._clock).start()
         if clf is None:
             return bgr
         clf.push(bgr, now if timestamp is None else timestamp)
@@ -131,7 +135,7 @@ class LiveAnnotator:
         return bgr
 
     def stats(self) -> LiveStats:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             clf = self._classifier
             recent = [t for t in self._times if now - t <= self._window_s]

@@ -1,6 +1,6 @@
 """Teach in a real browser: gestures of one person taught from uploaded clips and a take recorded through
-Chromium's fake camera (fed with that person's gesture), then the model recognises a person it was never
-taught with on Predict."""
+Chromium's fake camera (fed with that person's gesture), then Predict shows the taught model's answer for a
+person it was never taught with, and that model recognises every take of the people never taught."""
 from __future__ import annotations
 
 import re
@@ -22,6 +22,8 @@ from conftest import (
 )
 
 from har_core.media.video import iter_frames
+from har_core.models.bundle import load_bundle
+from har_core.prediction.inference import annotate, classify
 
 pytestmark = pytest.mark.e2e
 
@@ -56,8 +58,11 @@ def remove_buttons(page: object) -> int:
     return page.get_by_role("button", name="Remove").count()
 
 
+@pytest.mark.realdata
+@pytest.mark.xfail(strict=True, raises=pytest.RaisesExc(AssertionError, match="^a person never taught"),
+                   reason="gestures of a person never taught need the body-pose head (issue 23)")
 def test_teach_gestures_with_uploads_and_a_camera_take_then_predict_a_new_person(
-        camera_browser: object, teach_server: AppServer, gestures: Path) -> None:
+        camera_browser: object, teach_server: AppServer, gestures: Path, tmp_path: Path) -> None:
     page = open_page(camera_browser, f"{teach_server.url}/Teach")  # a fresh server's first visit: a deep link
     try:
         assert_no_exception(page)
@@ -115,8 +120,8 @@ def test_teach_gestures_with_uploads_and_a_camera_take_then_predict_a_new_person
         wait_idle(page)
         assert "Classes: Clap, Wave" in page.inner_text("body")  # the taught model is the one chosen
         choose_upload(page)
-        video_uploader(page).locator('input[type="file"]').set_input_files(
-            str(gestures / "Wave" / "v_Wave_g03_c01.mp4"))  # a person the model never saw
+        new_person = gestures / "Wave" / "v_Wave_g03_c01.mp4"  # a person the model never saw
+        video_uploader(page).locator('input[type="file"]').set_input_files(str(new_person))
         button = page.get_by_role("button", name="Recognise the action")
         button.wait_for(timeout=60000)
         wait_idle(page)
@@ -126,7 +131,14 @@ def test_teach_gestures_with_uploads_and_a_camera_take_then_predict_a_new_person
         assert_no_exception(page)
         value = page.locator('[data-testid="stMetric"]').filter(has_text="Predicted action").locator(
             '[data-testid="stMetricValue"]').inner_text().strip()
-        assert value in ("Clap", "Wave", "no known activity"), value
         screenshot(page, "teach-predict-new-person")
+        bundle = load_bundle(teach_server.weights_dir / "gestures_e2e")
+        assert value == annotate(bundle, new_person, tmp_path / "predict.mp4").prediction.shown  # the model's answer
+        # One clip is not enough: a model that calls everything Wave gets it right. Every take of the two people
+        # never taught (g03, g04), of both gestures, must be called its gesture.
+        said = {take.name: classify(bundle, take)[0].shown for label in ("Clap", "Wave")
+                for take in sorted((gestures / label).glob("*_g0[34]_*"))}
+        wrong = {name: shown for name, shown in said.items() if shown != name.split("_")[1]}
+        assert not wrong, f"a person never taught: {len(wrong)} of {len(said)} takes wrong: {wrong}"
     finally:
         page.context.close()

@@ -8,32 +8,40 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from e2e.conftest import AppServer, assert_no_exception, open_page, screenshot, wait_idle
+from e2e.conftest import AppServer, assert_no_exception, holds, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
-EPOCHS = 15  # enough that the page sees the job mid-run even on a fast machine
+EPOCHS = 3  # the job waits after each one until the test has seen its points
 SLOW_MS = 480000  # the first epoch traces TensorFlow functions: minutes on a busy 2-core machine
 # Markers Plotly draws for the loss and accuracy curves (two traces each, one marker per epoch).
 POINTS = ".js-plotly-plot .scatterlayer .trace .points path.point"
 
 
-def points_above(page: object, n: int) -> int:
-    """Wait until the curves show more than `n` markers and return how many, counted in the same moment:
-    a separate count could catch Streamlit redrawing the charts and see none."""
-    js = f"() => {{ const k = document.querySelectorAll('{POINTS}').length; return k > {n} ? k : false; }}"
-    return int(page.wait_for_function(js, timeout=SLOW_MS).json_value())  # type: ignore[attr-defined]
+def wait_points(page: object, n: int) -> None:
+    """Wait until the curves show exactly `n` markers, counted in one moment (a separate count could catch
+    Streamlit redrawing the charts and see none)."""
+    page.wait_for_function(f"() => document.querySelectorAll('{POINTS}').length === {n}", timeout=SLOW_MS)
 
 
 @pytest.fixture
-def train_server(tmp_path: Path, synth_data: Path) -> Iterator[AppServer]:
+def epoch_gates(tmp_path: Path) -> Path:
+    """Where the test opens the job's gate after each epoch (tests/e2e/hooks: HAR_E2E_EPOCH_GATES)."""
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    return gates
+
+
+@pytest.fixture
+def train_server(tmp_path: Path, synth_data: Path, epoch_gates: Path) -> Iterator[AppServer]:
     weights = tmp_path / "weights"
     weights.mkdir()
-    server = AppServer(weights, env={"HAR_DATA_DIR": str(synth_data), "HAR_HOSTED": "0"})
+    server = AppServer(weights, env={"HAR_DATA_DIR": str(synth_data), "HAR_HOSTED": "0",
+                                     **holds(HAR_E2E_EPOCH_GATES=str(epoch_gates))})
     yield server
     server.stop()
 
 
-def test_train_short_job_with_live_curves(browser: object, train_server: AppServer) -> None:
+def test_train_short_job_with_live_curves(browser: object, train_server: AppServer, epoch_gates: Path) -> None:
     page = open_page(browser, train_server.url + "/Train")
     assert_no_exception(page)
     page.get_by_text("Start training").wait_for(timeout=60000)
@@ -50,11 +58,12 @@ def test_train_short_job_with_live_curves(browser: object, train_server: AppServ
     wait_idle(page)
     page.get_by_role("button", name="Start training").click()
 
-    early = points_above(page, 0)
-    assert early < 4 * EPOCHS, "the job had ended before the page first showed its curves"
-    later = points_above(page, early)
-    # 2 charts x 2 traces, one marker per finished epoch: the curves grew while the job ran
-    assert early % 4 == 0 and later % 4 == 0 and 4 <= early < later <= 4 * EPOCHS, (early, later)
+    cancel = page.get_by_role("button", name=re.compile("^Cancel"))
+    for epoch in range(1, EPOCHS + 1):
+        # 2 charts x 2 traces, one marker per finished epoch, shown while the job waits at its gate
+        wait_points(page, 4 * epoch)
+        assert cancel.count() == 1, f"the job had ended when epoch {epoch}'s points were shown"
+        (epoch_gates / str(epoch)).touch()
 
     page.get_by_text(re.compile(r"Saved model e2e-lrcn")).wait_for(timeout=SLOW_MS)
     wait_idle(page)

@@ -52,6 +52,7 @@ def metric(page: object, label: str) -> int:
     return int(m.group()) if m else 0
 
 
+@pytest.mark.realdata
 def test_live_stream_is_classified_and_annotated(camera_browser: object, app_server: AppServer,
                                                  camera_clip: tuple[Path, list[np.ndarray]]) -> None:
     page = open_page(camera_browser, f"{app_server.url}/Webcam")
