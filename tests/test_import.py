@@ -129,6 +129,7 @@ def test_on_real_clips_too(shared_data, tmp_path):
                                                        for p in sorted((shared_data / c).glob("*.avi"))[::25]])
 
 
+@SLOW  # an import (and its LiteRT export) more than the everyday tier needs
 def test_the_apps_own_sampling_can_be_chosen(videos, tmp_path):
     from har_core.media.video import sample_clip
     from har_core.models.bundle import load_bundle

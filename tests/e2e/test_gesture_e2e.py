@@ -11,7 +11,7 @@ from conftest import AppServer, assert_no_exception, launch, open_page, screensh
 
 from har_core.media.video import iter_frames
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.realdata]
 GESTURES = ("Clap", "Wave")
 
 

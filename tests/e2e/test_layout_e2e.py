@@ -4,11 +4,9 @@ newcomer sees it: no table wider than its place, no text cut off in the Dataset 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-from conftest import (SHARED_DATA, AppServer, assert_no_exception, open_page, page_path, page_scripts, screenshot,
-                      wait_idle)
+from conftest import AppServer, assert_no_exception, open_page, page_path, page_scripts, screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 SCRIPTS = page_scripts()
@@ -31,15 +29,6 @@ CUT_TEXT = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def app_server(e2e_weights: Path, e2e_env: dict[str, str]) -> Iterator[AppServer]:
-    """This module's own server, on both default folders where they exist (the session's reads UCF50 only)."""
-    both = f"{SHARED_DATA}:{SHARED_DATA.parent / 'ucf101_extra'}"
-    server = AppServer(e2e_weights, env={**e2e_env, "HAR_DATA_DIR": both} if SHARED_DATA.is_dir() else e2e_env)
-    yield server
-    server.stop()
-
-
 def open_all_expanders(page: object) -> None:
     """Tables folded away have no width to measure: unfold every expander first."""
     page.evaluate("() => document.querySelectorAll('[data-testid=\"stExpander\"] details:not([open]) summary')"
@@ -59,6 +48,7 @@ def test_no_table_is_wider_than_the_page(browser: object, app_server: AppServer,
         page.context.close()
 
 
+@pytest.mark.realdata
 def test_dataset_grid_shows_its_text_whole(browser: object, app_server: AppServer, shared_data: Path) -> None:
     page = open_page(browser, f"{app_server.url}/Dataset")
     try:
