@@ -41,9 +41,9 @@ def run_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 300
 def test_train_a_model_end_to_end(app_env: Path) -> None:
     at = page()
     assert sorted(at.multiselect(key="train_classes").value) == ["Left", "Right", "Up"]
-    from har_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH
+    from har_core.models.architectures import DEFAULT_ARCH, TRAINABLE
 
-    assert at.selectbox(key="train_arch").options == [f"{a}: {r.title}" for a, r in ARCHITECTURES.items()]
+    assert at.selectbox(key="train_arch").options == [f"{a}: {r.title}" for a, r in TRAINABLE.items()]
     assert at.selectbox(key="train_arch").value == DEFAULT_ARCH  # the pretrained default: no epochs to set
     assert not [n for n in at.number_input if n.key.startswith("train_epochs")]
     at.selectbox(key="train_arch").set_value("lrcn").run()

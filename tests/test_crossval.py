@@ -87,13 +87,14 @@ def test_cli_crossval_bad_k_exits_2_with_one_line(synth_data: Path) -> None:
     assert r.stderr.strip().count("\n") == 0 and "k must be between 2" in r.stderr
 
 
-def test_cli_offers_every_registered_architecture_and_defaults_to_the_pretrained_one() -> None:
+def test_cli_offers_every_trainable_architecture_and_defaults_to_the_pretrained_one() -> None:
     from har_core.cli import parser
-    from har_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH
+    from har_core.models.architectures import ARCHITECTURES, DEFAULT_ARCH, TRAINABLE
 
     train = parser()._subparsers._group_actions[0].choices["train"]
     arch = next(a for a in train._actions if a.dest == "arch")
-    assert list(arch.choices) == list(ARCHITECTURES) and arch.default == DEFAULT_ARCH
+    assert list(arch.choices) == list(TRAINABLE) and arch.default == DEFAULT_ARCH
+    assert set(ARCHITECTURES) - set(TRAINABLE) == {"pose_motion"}  # taught from takes, never trained here
     assert ARCHITECTURES[DEFAULT_ARCH].backbone.startswith("efficientnet-lite")
 
 

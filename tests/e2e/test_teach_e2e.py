@@ -59,8 +59,6 @@ def remove_buttons(page: object) -> int:
 
 
 @pytest.mark.realdata
-@pytest.mark.xfail(strict=True, raises=pytest.RaisesExc(AssertionError, match="^a person never taught"),
-                   reason="gestures of a person never taught need the body-pose head (issue 23)")
 def test_teach_gestures_with_uploads_and_a_camera_take_then_predict_a_new_person(
         camera_browser: object, teach_server: AppServer, gestures: Path, tmp_path: Path) -> None:
     page = open_page(camera_browser, f"{teach_server.url}/Teach")  # a fresh server's first visit: a deep link
