@@ -129,6 +129,35 @@ def test_annotate_many_through_ray_client_writes_parquet(cluster, tmp_path):
     assert [(row["video"], row["status"], row["track"]) for row in table] == [(str(video), "done", "left.json")]
 
 
+# --- what a Ray actor runs never starts TensorFlow ------------------------------------------------------
+
+ACTORS = """
+import json, sys
+from pathlib import Path
+from har_core.cluster.annotate import AnnotateJob, Annotator
+from har_core.cluster.extract import ClipWorker
+from har_core.cluster.targets import targets_for
+from har_core.datasets.dataset import cache_key
+video, tmp = Path(sys.argv[1]), Path(sys.argv[2])
+clips = ClipWorker(str(tmp / "cache"), targets_for(None, pose=True), "job", 1)
+tracks = Annotator(AnnotateJob(sys.argv[3], str(tmp / "out"), True, None, "job"), 1)
+status = clips({"video": [str(video)], "key": [cache_key(video)]})["status"]
+status += tracks({"video": [str(video)], "name": ["clip"]})["status"]
+print(json.dumps({"status": status, "tensorflow": "tensorflow" in sys.modules, "keras": "keras" in sys.modules}))
+"""
+
+
+@slow  # a fresh process, as a Ray worker is
+def test_what_a_ray_actor_runs_never_imports_tensorflow(tmp_path):
+    video = make_video(tmp_path / "clip.avi", "Right", n=60)
+    proc = subprocess.run([sys.executable, "-c", ACTORS, str(video), str(tmp_path),
+                           str(ROOT / "weights" / "imagenet_segments_lite2")], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"status": ["done", "done"], "tensorflow": False,
+                                                               "keras": False}
+
+
 # --- a worker node lost mid-job -----------------------------------------------------------------------
 
 @slow
