@@ -44,15 +44,16 @@ class Store:
         return f"{self.root}/{key}" if key else self.root
 
     def check_folder(self, what: str) -> None:
-        """Make the root (a folder) if it is missing; refuse a root that is a file, in one line."""
-        info = self.fs.get_file_info(self.root)
-        if info.type == fs.FileType.File:
-            raise HarError(f"{what} {self.location} is a file, not a folder")
-        if info.type == fs.FileType.NotFound:
-            try:
+        """Make the root (a folder) if it is missing; refuse a root that is a file, or a store that does not
+        answer, in one line."""
+        try:
+            info = self.fs.get_file_info(self.root)
+            if info.type == fs.FileType.File:
+                raise HarError(f"{what} {self.location} is a file, not a folder")
+            if info.type == fs.FileType.NotFound:
                 self.fs.create_dir(self.root, recursive=True)
-            except OSError as exc:
-                raise HarError(f"cannot create {what} {self.location}: {str(exc).splitlines()[0]}") from None
+        except OSError as exc:
+            raise HarError(f"cannot use {what} {self.location}: {str(exc).splitlines()[0]}") from None
 
     def names(self, folder: str) -> set[str]:
         """The file names in a folder (none if it does not exist): one listing, however many files."""
@@ -77,12 +78,12 @@ class Store:
 
     def _put(self, key: str, job: str, fill: Callable[[Any], object]) -> None:
         target = self.path(key)
-        folder, name = target.rsplit("/", 1)
-        self.fs.create_dir(folder, recursive=True)
-        if not self.renames:
+        if not self.renames:  # an object store: no folders to make, and a PUT is whole by itself
             with self.fs.open_output_stream(target) as out:
                 fill(out)
             return
+        folder, name = target.rsplit("/", 1)
+        self.fs.create_dir(folder, recursive=True)
         tmp = f"{folder}/{PARTIAL}{job}-{uuid.uuid4().hex[:8]}-{name}"
         try:
             with self.fs.open_output_stream(tmp) as out:
