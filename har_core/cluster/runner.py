@@ -27,6 +27,13 @@ def one_line(exc: BaseException) -> str:
     return text if isinstance(exc, HarError) else f"{exc.__class__.__name__}: {text}"
 
 
+def _reason(exc: BaseException) -> str:
+    """Why a Ray job failed: a worker's own one-line error (a HarError raised building an actor, say, which Ray
+    wraps in its traceback), else Ray's first line."""
+    said = [line.split("HarError: ", 1)[1] for line in str(exc).splitlines() if "HarError: " in line]
+    return said[-1] if said else one_line(exc)
+
+
 def plain(value: Any) -> Any:
     """A value from a Ray Data column (a numpy scalar) as the Python value it was."""
     return value.item() if isinstance(value, np.generic) else value
@@ -83,7 +90,7 @@ class HeadDriver:
                 with self._lock:
                     self._rows.append(row)
         except Exception as exc:  # noqa: BLE001  handed to the client, which raises it in one line
-            self._error = one_line(exc)
+            self._error = _reason(exc)
         self._finished = True
 
     def take(self) -> tuple[list[Row], bool, str]:
@@ -124,4 +131,4 @@ def run_on_ray(worker: type[Worker], args: tuple[Any, ...], items: list[Row], wo
             for row in pipeline(worker, args, items, workers):
                 on_row(row)
     except RayError as exc:
-        raise HarError(f"the Ray job failed: {one_line(exc)}") from None
+        raise HarError(f"the Ray job failed: {_reason(exc)}") from None
