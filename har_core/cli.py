@@ -51,19 +51,48 @@ def cmd_info(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_extract(a: argparse.Namespace) -> dict[str, Any]:
-    from .datasets.dataset import extract, scan
+    """What a model reads of every clip (frames, backbone features, keypoints) into the cache: here, or on a Ray
+    cluster with --ray; either way under the keys train, evaluate and teach look for."""
+    from .cluster.extract import extract_here, extract_on_ray
+    from .cluster.targets import targets_for
+    from .config import settings
+    from .datasets.dataset import scan
 
+    if a.workers is not None and not a.ray:
+        raise HarError("--workers is the number of Ray workers: it needs --ray")
     index = scan(a.data_dir).select(a.classes)
-    start = time.perf_counter()
-    ex = extract(index.clips, a.cache, progress=lambda d, t: _bar(d, t, "extracting"))
-    seconds = time.perf_counter() - start
-    for clip, n in ex.short:
-        _err(f"short clip (frames repeated): {clip.path.name} has {n} frames")
-    for clip, msg in ex.failed:
-        _err(f"skipped: {msg}")
-    print(f"{len(ex.clips)} clips cached ({ex.from_cache} already were) in {seconds:.1f} s")
-    return {"clips": len(ex.clips), "from_cache": ex.from_cache, "seconds": round(seconds, 2),
-            "short": [c.path.name for c, _ in ex.short], "failed": [m for _, m in ex.failed]}
+    targets = targets_for(a.model, a.pose)
+    cache = a.cache or settings().cache_uri
+    r = (extract_on_ray(index.clips, cache, targets, a.ray, a.workers, _err) if a.ray
+         else extract_here(index.clips, cache, targets, _err))
+    for name in r["short"]:
+        _err(f"short clip (frames repeated): {name}")
+    for f in r["failed"]:
+        _err(f"failed: {Path(f['video']).name}: {f['reason']}")
+    what = ", ".join(w for w, on in (("frames", targets.clips), (f"{targets.backbone} features", targets.features),
+                                       ("body keypoints", targets.keypoints)) if on)
+    where = f"{r['workers']} Ray workers" if a.ray else "this process"
+    print(f"{what} of {r['clips']} clips for {targets.model}: {r['done']} computed, {r['skipped']} already cached, "
+          f"{len(r['failed'])} failed, in {r['seconds']:.1f} s ({r['per_second']:.2f} clips/s on {where})")
+    return r
+
+
+def cmd_annotate_many(a: argparse.Namespace) -> dict[str, Any]:
+    """annotate's label track for many videos (and with --video its overlay), resumable, here or on Ray."""
+    from .cluster.annotate import annotate_many
+    from .cluster.inputs import collect
+    from .config import is_object_store, local_path
+
+    if a.workers is not None and not a.ray:
+        raise HarError("--workers is the number of Ray workers: it needs --ray")
+    videos = collect(a.videos, skip=None if is_object_store(a.out) else local_path(a.out).resolve())
+    r = annotate_many(videos, a.out, a.model, a.video, a.smooth, a.summary, a.ray, a.workers, _err)
+    for f in r["failed"]:
+        _err(f"failed: {Path(f['video']).name}: {f['reason']}")
+    print(f"{r['done']} videos annotated, {r['skipped']} already were, {len(r['failed'])} failed, in "
+          f"{r['seconds']:.1f} s ({r['per_second']:.2f} videos/s); label tracks and {Path(r['summary']).name} in "
+          f"{a.out}")
+    return r
 
 
 def _config(a: argparse.Namespace) -> TrainConfig:
@@ -330,10 +359,23 @@ def parser() -> argparse.ArgumentParser:
 
     sp = add("info", "classes, clips and groups of a dataset")
     sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
-    sp = add("extract", "sample every clip into the uint8 cache")
+    def add_ray(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                        help="run on an existing Ray cluster: auto (RAY_ADDRESS or the cluster started on this "
+                        "machine), host:port or ray://host:port (default: here, in this process)")
+        sp.add_argument("--workers", type=int, default=None, help="Ray workers, one CPU each (default: the "
+                        "cluster's CPUs)")
+
+    sp = add("extract", "what a model reads of every clip (sampled frames, backbone features, body keypoints) into "
+             "the cache, here or on a Ray cluster")
     sp.add_argument("data_dir", nargs="+", metavar="DATA_DIR", help=DATA_HELP)
-    sp.add_argument("--cache", default=None, help="cache folder (default: HAR_CACHE_DIR or ~/.cache/har_studio)")
+    sp.add_argument("--cache", default=None, help="cache folder or URI (default: HAR_CACHE_DIR or "
+                    "~/.cache/har_studio; with --ray also s3://, gs://, abfs://, hdfs://)")
     sp.add_argument("--classes", nargs="+", default=None)
+    sp.add_argument("--model", default=None, help="the bundle whose inputs to compute (default: the default "
+                    "model); e.g. weights/imagenet_mean for Lite0's features, weights/lrcn for 64 px frames")
+    sp.add_argument("--pose", action="store_true", help="also body keypoints, for teach --kind motion")
+    add_ray(sp)
 
     def add_training(name: str, help_: str) -> argparse.ArgumentParser:
         """A command that trains: the data, architecture and training settings train and crossval share."""
@@ -414,6 +456,16 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--smooth", type=int, default=None, help="average over this many recent windows (default: the "
                     "model's sampler, 3)")
     sp.add_argument("--skeleton", action="store_true", help="also draw the body's keypoints (body-pose models)")
+    sp = add("annotate-many", "a label track per video (and with --video its overlay) and a summary table, "
+             "resumable; here or on a Ray cluster")
+    sp.add_argument("videos", nargs="+", metavar="VIDEOS", help="folders (searched through), list files (a path a "
+                    "line), globs (quote them) or video files")
+    sp.add_argument("--out", required=True, help="output folder or URI: <video name>.json (+ .mp4), summary.csv")
+    sp.add_argument("--model", default=None)
+    sp.add_argument("--video", action="store_true", help="also write each video's H.264 overlay")
+    sp.add_argument("--smooth", type=int, default=None, help="as annotate's")
+    sp.add_argument("--summary", default="csv", choices=["csv", "parquet"], help="the table's format")
+    add_ray(sp)
     sp = add("download", "download a video from a link (yt-dlp)")
     sp.add_argument("url")
     sp.add_argument("--cache", default=None)
@@ -423,7 +475,8 @@ def parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"info": cmd_info, "extract": cmd_extract, "train": cmd_train, "teach": cmd_teach, "crossval": cmd_crossval,
             "calibrate": cmd_calibrate, "import": cmd_import, "export": cmd_export, "evaluate": cmd_evaluate,
-            "classify": cmd_classify, "annotate": cmd_annotate, "download": cmd_download}
+            "classify": cmd_classify, "annotate": cmd_annotate, "annotate-many": cmd_annotate_many,
+            "download": cmd_download}
 
 
 def _quiet_native_logs() -> None:
@@ -441,11 +494,23 @@ def _quiet_native_logs() -> None:
     sys.stderr = os.fdopen(keep, "w", buffering=1)
 
 
+def _check_cache(a: argparse.Namespace) -> None:
+    """An object-store cache (HAR_CACHE_DIR=s3://...) is written by `extract --ray` alone: the commands that read
+    the cache read a folder (a bucket mounted on this machine, say)."""
+    from .config import is_object_store, settings
+
+    cache = getattr(a, "cache", None) or settings().cache_uri
+    if a.command in ("train", "teach", "crossval", "calibrate", "evaluate", "download") and is_object_store(cache):
+        raise HarError(f"the cache {cache} is an object store: `{a.command}` reads the cache from a folder (mount "
+                       "it on this machine and give that folder); only `extract --ray` writes there")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if argv is None:
         _quiet_native_logs()
     try:
+        _check_cache(args)
         result = COMMANDS[args.command](args)
     except HarError as exc:
         _err(f"error: {exc}")

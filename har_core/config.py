@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -43,13 +44,28 @@ def _env_paths(name: str, default: tuple[Path, ...]) -> tuple[Path, ...]:
     return tuple(p for p in default if p.is_dir()) or default[:1]
 
 
+def local_path(location: str) -> Path:
+    """A folder given as a path or a file:// URL, as a path (an object-store URI stays as it is written: only the
+    cluster commands write there, through pyarrow)."""
+    if location.startswith("file://"):
+        return Path(unquote(urlparse(location).path))
+    return Path(location).expanduser()
+
+
+def is_object_store(location: str | os.PathLike) -> bool:
+    """Whether a location is a URI other than file:// (s3://, gs://, abfs://, hdfs://)."""
+    scheme = urlparse(str(location)).scheme
+    return "://" in str(location) and len(scheme) > 1 and scheme != "file"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Deployment settings; build with `Settings.from_env()`."""
 
     data_dirs: tuple[Path, ...]  # one dataset, merged by class name across these folders
     weights_dir: Path
-    cache_dir: Path
+    cache_dir: Path  # HAR_CACHE_DIR as a folder (a file:// URL becomes its path)
+    cache_uri: str  # HAR_CACHE_DIR as written: the cluster commands also take an object-store URI here
     hosted: bool
     allow_training: bool
     max_upload_mb: float
@@ -67,11 +83,13 @@ class Settings:
     def from_env(cls) -> "Settings":
         hosted = _env_bool("HAR_HOSTED", False)
         hosts = os.environ.get("HAR_URL_HOSTS", "youtube.com,youtu.be,m.youtube.com,www.youtube.com")
+        cache = os.environ.get("HAR_CACHE_DIR") or str(Path.home() / ".cache" / "har_studio")
         return cls(
             data_dirs=_env_paths("HAR_DATA_DIR", tuple(PROJECT_DIR.parent / "shared" / "data" / name
                                                        for name in ("ucf50", "ucf101_extra"))),
             weights_dir=Path(os.environ.get("HAR_WEIGHTS_DIR") or PROJECT_DIR / "weights"),
-            cache_dir=Path(os.environ.get("HAR_CACHE_DIR") or Path.home() / ".cache" / "har_studio"),
+            cache_dir=local_path(cache),
+            cache_uri=cache,
             hosted=hosted,
             allow_training=_env_bool("HAR_ALLOW_TRAINING", not hosted),
             max_upload_mb=_env_float("HAR_MAX_UPLOAD_MB", 200.0),

@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "har_core"
 # Bottom to top. A module may import its own folder and the folders before it, never one after it.
-LAYERS = ("base", "media", "datasets", "runtime", "pose", "models", "learning", "prediction", "entry")
+LAYERS = ("base", "media", "datasets", "runtime", "pose", "models", "learning", "prediction", "cluster", "entry")
 BASE = {"config", "errors", "quiet"}  # har_core/*.py that everything may import
 ENTRY = {"cli", "__main__", "__init__"}  # har_core/*.py at the top: the command line
 

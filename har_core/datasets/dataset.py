@@ -13,7 +13,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -155,6 +155,12 @@ def cache_key(path: Path) -> str:
     return hashlib.sha1(ident.encode()).hexdigest()[:20]
 
 
+def write_clip(fh: BinaryIO, frames: np.ndarray, source_frames: int) -> None:
+    """The cache's record of one sampled clip, as `load_cached` reads it: the one layout a local run and a
+    cluster worker (har_core.cluster) both write."""
+    np.savez(fh, frames=frames, source_frames=np.int64(source_frames))
+
+
 def load_cached(path: Path) -> np.ndarray:
     with np.load(path) as z:
         return z["frames"]
@@ -169,7 +175,7 @@ def _extract_one(clip: Clip, folder: Path, length: int, size: int) -> tuple[Path
     fd, tmp = tempfile.mkstemp(suffix=".npz", prefix=".partial-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, frames=sampled.frames, source_frames=np.int64(sampled.source_frames))
+            write_clip(fh, sampled.frames, sampled.source_frames)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -20,6 +20,7 @@ from ..media.video import sample_clip
 from ..pose.blazepose import FRAME_DIM, estimator, read_manifest
 
 FEATURES_FORMAT = 1
+FEATURE_DTYPE = "float16"  # as stored, by a local run and a cluster worker alike
 
 
 class Encoder(Protocol):
@@ -64,11 +65,18 @@ def cached_features(
         feats = encoder.encode(np.concatenate(clips))
         offset = 0
         for i, clip in zip(chunk, clips):
-            _save_atomic(targets[i], feats[offset:offset + len(clip)].astype("float16"))
+            _save_atomic(targets[i], feats[offset:offset + len(clip)].astype(FEATURE_DTYPE))
             offset += len(clip)
         if progress:
             progress(min(start + per_call, len(todo)), len(todo))
     return np.stack([np.load(t).astype("float32") for t in targets]) if targets else np.zeros((0, 0, 0), "float32")
+
+
+def keypoints_dir(cache_root: Path, sampler: ClipSampler) -> Path:
+    """Where body keypoints live: per pose models (their sha256), clip length, frame size and spread."""
+    models = read_manifest()["landmarks"]["sha256"][:12]
+    return cache_root / (f"keypoints-v{FEATURES_FORMAT}-{models}-L{sampler.frames}-S{sampler.image_size}-"
+                         f"{sampler.spread}")
 
 
 def cached_keypoints(videos: list[Path], sampler: ClipSampler, cache_dir: str | os.PathLike | None = None,
@@ -77,9 +85,7 @@ def cached_keypoints(videos: list[Path], sampler: ClipSampler, cache_dir: str | 
     shape, long side at most the sampler's size), tracked through the clip by BlazePose; computed once per file
     version, sampler and pose models, kept on disk like the frame features. A clip where nobody is found has
     presence 0 in every frame: what to make of that is the caller's."""
-    models = read_manifest()["landmarks"]["sha256"][:12]
-    folder = Path(cache_dir or settings().cache_dir) / (
-        f"keypoints-v{FEATURES_FORMAT}-{models}-L{sampler.frames}-S{sampler.image_size}-{sampler.spread}")
+    folder = keypoints_dir(Path(cache_dir or settings().cache_dir), sampler)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for done, video in enumerate(videos, 1):

@@ -128,6 +128,17 @@ def protocol_text(unit: str, n_folds: int) -> str:
             "source video make this optimistic)")
 
 
+def clip_sampler(kind: str, window_seconds: float | None = None) -> ClipSampler:
+    """How a kind's examples are sampled (and their keypoints or features cached): the motion kind keeps each
+    frame's shape, long side at most its size, with a live window of `window_seconds`; the scene kind samples
+    square frames like every dataset clip."""
+    rec = architecture(KINDS[kind])
+    if rec.head != "pose":
+        return ClipSampler(rec.frames, rec.image_size)
+    window = {} if window_seconds is None else {"window_seconds": round(window_seconds, 1)}
+    return ClipSampler(rec.frames, rec.image_size, resize="fit", **window)
+
+
 def _scene_inputs(rec: Architecture, videos: list[Clip], cache_dir: str | Path | None,
                   emit: Progress) -> np.ndarray:
     """Frozen ImageNet features (n, frames, 1280) of every clip, through the uint8 clip cache."""
@@ -184,8 +195,7 @@ def teach(
     pose, size = rec.head == "pose", rec.image_size
     # a pose model's live window spans a typical example (gestures last seconds); the scene one a UCF clip
     window = float(np.clip(np.median([duration(c.path) for c in clips]), 1.0, 10.0)) if pose else None
-    sampler = (ClipSampler(rec.frames, size, window_seconds=round(window, 1), resize="fit") if pose
-               else ClipSampler(rec.frames, size))
+    sampler = clip_sampler(kind, window)
 
     emit(0.0, f"reading {len(clips)} examples")
     feats = (_pose_inputs(sampler, clips + others, len(clips), cache_dir, emit) if pose

@@ -8,6 +8,7 @@ model reads frames one by one (LRCN, the ImageNet backbones).
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import threading
 import time
@@ -97,7 +98,7 @@ def window_probs(bundle: ModelBundle, frames: np.ndarray, batch_size: int = 64) 
 
 @dataclass
 class Annotation:
-    out_path: Path
+    out_path: Path | None  # None: the label track only, no video written
     frames: int
     fps: float
     seconds: float
@@ -109,8 +110,8 @@ class Annotation:
     person_windows: int | None = None  # body-pose models: windows whose newest frame had a person in view
 
     def as_dict(self) -> dict[str, Any]:
-        return {"out": str(self.out_path), "frames": self.frames, "fps": self.fps, "seconds": self.seconds,
-                "step": self.step, "device": self.device, "full_windows": self.full_windows,
+        return {"out": None if self.out_path is None else str(self.out_path), "frames": self.frames, "fps": self.fps,
+                "seconds": self.seconds, "step": self.step, "device": self.device, "full_windows": self.full_windows,
                 **self.prediction.as_dict(), "timeline": self.timeline,
                 **({} if self.person_windows is None else {"person_windows": self.person_windows})}
 
@@ -140,7 +141,7 @@ class WindowScorer:
 def annotate(
     bundle: ModelBundle,
     video: str | os.PathLike,
-    out_path: str | os.PathLike,
+    out_path: str | os.PathLike | None,
     smooth: int | None = None,
     progress: Progress | None = None,
     max_seconds: float | None = None,
@@ -153,8 +154,8 @@ def annotate(
     (t // step) * step <= t, so each frame is labelled and written as soon as it is read, and full-size frames
     are never kept. The whole video's answer averages the windows that span a training clip's seconds (the first
     few repeat the little they have seen); a video shorter than that is one window over all of it. The output
-    appears whole or not at all. `skeleton` (body-pose models) draws the keypoints of the latest sampled frame
-    too.
+    appears whole or not at all; with no `out_path` none is written (the label track alone: the same timeline,
+    nothing drawn or encoded). `skeleton` (body-pose models) draws the keypoints of the latest sampled frame too.
     """
     report = progress or (lambda f, s: None)
     head = read_header(video)
@@ -166,9 +167,9 @@ def annotate(
     timeline: list[dict[str, Any]] = []
     total, full = np.zeros(bundle.outputs, dtype="float64"), 0  # over the windows that span their full length
     window: Prediction | None = None
-    out, n, people = Path(out_path), 0, 0
+    out, n, people = None if out_path is None else Path(out_path), 0, 0
     report(0.0, "reading, classifying and writing frames")
-    with H264Writer(out, fps, head.width, head.height) as writer:
+    with (H264Writer(out, fps, head.width, head.height) if out else contextlib.nullcontext()) as writer:
         for t, bgr in enumerate(iter_frames(video)):
             if max_seconds is not None and t / fps > max_seconds:
                 raise HarError(f"the video is longer than the {max_seconds:.0f} s allowed")
@@ -184,9 +185,10 @@ def annotate(
                 window = to_prediction(smoothed, classes, 1, bundle.threshold)
                 timeline.append({"time": round(t / fps, 3), "frame": t, "label": window.label, "known": window.known,
                                  "probs": {c: round(float(v), 4) for c, v in zip(classes, smoothed)}})
-            if skeleton and bundle.reads_pose:
-                draw_skeleton(bgr, scorer.latest, scale)
-            writer.write(draw_prediction(bgr, window))
+            if writer is not None:
+                if skeleton and bundle.reads_pose:
+                    draw_skeleton(bgr, scorer.latest, scale)
+                writer.write(draw_prediction(bgr, window))
             n = t + 1
             if t % 100 == 0:
                 report(min(0.99, t / claimed), "reading, classifying and writing frames")
