@@ -38,6 +38,34 @@ def test_lrcn_layers_match_the_paper():
     assert next(l for l in m.layers if isinstance(l, keras.layers.LSTM)).units == 32
 
 
+def test_time_distributed_runs_its_layer_once_over_all_frames_with_the_per_frame_values():
+    """har_core.quiet folds time into the batch (Keras 3 would call the layer once per frame: 20 copies of the
+    LRCN's CNN to trace); the values stay those of the layer applied to each frame on its own."""
+    from har_core.quiet import keras
+
+    calls = []
+
+    class Counted(keras.layers.Dense):
+        def call(self, inputs):  # noqa: ANN001, ANN202
+            calls.append(inputs.shape)
+            return super().call(inputs)
+
+    keras.layers.TimeDistributed(Counted(2))(np.zeros((4, 5, 3), np.float32))
+    assert [tuple(shape) for shape in calls] == [(20, 3)]
+
+    m = build("lrcn", 3)
+    per_frame = [l for l in m.layers if isinstance(l, keras.layers.TimeDistributed)]
+    x = np.random.default_rng(0).integers(0, 256, (2, 20, 64, 64, 3), dtype=np.uint8)
+    folded = np.asarray(keras.Model(m.inputs, per_frame[-1].output).predict_on_batch(x))
+    frames = []
+    for t in range(20):
+        y = m.get_layer("rescale")(x[:, t])
+        for layer in per_frame:
+            y = layer.layer(y, training=False) if layer.layer._call_has_training_arg else layer.layer(y)
+        frames.append(np.asarray(y))
+    np.testing.assert_allclose(folded, np.stack(frames, axis=1), rtol=1e-5, atol=1e-6)
+
+
 def test_models_take_uint8_and_rescale_inside():
     m = build("lrcn", 3)
     assert m.inputs[0].dtype == "uint8"
