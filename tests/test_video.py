@@ -98,6 +98,44 @@ def test_h264_writer_leaves_nothing_behind_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_encoder_failure_is_one_line_and_leaves_nothing_behind(tmp_path):
+    """x264 runs on the writer's own thread: its failure (here the disk refusing the muxer's writes) reaches the
+    caller as one line, at the next write or at close, and the partial file goes."""
+
+    class FullDisk:
+        def __init__(self, container):
+            self.container = container
+
+        def mux(self, packet):
+            raise OSError(28, "No space left on device")
+
+        def close(self):
+            self.container.close()
+
+    target = tmp_path / "out.mp4"
+    with pytest.raises(HarError, match=r"^could not write out\.mp4: .*No space left on device"):
+        with H264Writer(target, 25, 64, 48) as w:
+            w._container = FullDisk(w._container)
+            for frame in frames_for("Left", n=60, size=(64, 48)):
+                w.write(frame)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_left_without_frames_removes_its_file(tmp_path, monkeypatch):
+    """A webcam take whose visitor left never closes its writer: its encoder thread ends by itself, with the
+    partial file, and a late write says so in one line."""
+    import har_core.media.video as video
+
+    monkeypatch.setattr(video, "WRITER_IDLE_S", 0.2)
+    w = H264Writer(tmp_path / "take.mp4", 25, 64, 48)
+    w.write(np.zeros((48, 64, 3), np.uint8))
+    w._encoder.join(timeout=30)
+    assert not w._encoder.is_alive() and list(tmp_path.iterdir()) == []
+    with pytest.raises(HarError, match="^could not write take.mp4: no frame came for 0 s"):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.abort()
+
+
 @pytest.mark.realdata
 def test_real_clip_sampling_matches_paper_frames_except_colour(shared_data):
     """Our sequential reader returns the frames the paper's seeking reader returns (RGB instead of BGR)."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import tempfile
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -253,12 +255,17 @@ def _umask() -> int:
     return mask
 
 
+WRITER_IDLE_S = 60.0  # an H264Writer with no frame for this long gives up (see H264Writer._encode)
+
+
 class H264Writer:
     """Writes BGR frames as browser-playable H.264 MP4 (PyAV libx264 superfast, yuv420p, faststart).
 
     Frames go to a temporary file beside the target, which replaces the target only on a clean close,
     so a failure never leaves a half-written video behind. Odd sizes lose their last row/column
-    (yuv420p needs even dimensions).
+    (yuv420p needs even dimensions). x264 runs on a thread of its own (PyAV lets go of the GIL while it
+    encodes), so the caller decodes and classifies the next frames meanwhile: encoding is the largest part of
+    an annotation (benchmarks.runtime).
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, width: int, height: int, crf: int = 23):
@@ -277,25 +284,67 @@ class H264Writer:
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = "yuv420p"
         # superfast: the same quality target (CRF) as veryfast in 3/4 of the time, files ~1.8x larger (a 30 s
-        # 640x360 annotation: 1.7 MB); encoding is most of an annotation's time (benchmarks.runtime)
+        # 640x360 annotation: 1.7 MB); x264's frame threads ("AUTO") rather than one slice: 2.1 -> 1.7 s there
         self._stream.options = {"crf": str(crf), "preset": "superfast"}
+        self._stream.codec_context.thread_type = "AUTO"
         self._av = av
         self.frames = 0
+        self._frames: queue.Queue = queue.Queue(maxsize=16)  # a bound: a slow encoder holds the caller back
+        self._failure: Exception | None = None
+        self._encoder = threading.Thread(target=self._encode, name="h264-writer", daemon=True)
+        self._encoder.start()
+
+    def _encode(self) -> None:
+        """The encoder thread: frames until None (flush); after a failure it only drains the queue. A writer left
+        without a frame for WRITER_IDLE_S (a webcam take whose visitor went away) closes and removes its file."""
+        while True:
+            try:
+                frame = self._frames.get(timeout=WRITER_IDLE_S)
+            except queue.Empty:
+                self._failure = TimeoutError(f"no frame came for {WRITER_IDLE_S:.0f} s")
+                self._discard()
+                return
+            if self._failure is None:
+                try:
+                    for packet in self._stream.encode(frame):
+                        self._container.mux(packet)
+                except Exception as exc:  # noqa: BLE001  raised on the caller's thread by write/close
+                    self._failure = exc
+            if frame is None:
+                return
+
+    def _check(self) -> None:
+        if self._failure is not None:
+            raise HarError(f"could not write {self.path.name}: {str(self._failure)[:120]}")
 
     def write(self, bgr: np.ndarray) -> None:
-        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[: self.height, : self.width]), format="bgr24")
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        self._check()
+        # from_ndarray copies the pixels: the caller may draw on `bgr` again at once
+        self._frames.put(self._av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(bgr[: self.height, : self.width]), format="bgr24"))
         self.frames += 1
 
+    def _finish(self) -> None:
+        if self._encoder.is_alive():
+            self._frames.put(None)
+            self._encoder.join()
+
     def close(self) -> None:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
+        self._finish()
+        try:
+            self._check()
+        except HarError:
+            self.abort()
+            raise
         self._container.close()
         self._tmp.chmod(0o666 & ~_umask())  # mkstemp made it private; the result gets the user's usual mode
         os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
+        self._finish()
+        self._discard()
+
+    def _discard(self) -> None:
         try:
             self._container.close()
         finally:
