@@ -331,11 +331,9 @@ class H264Writer:
 
     def close(self) -> None:
         self._finish()
-        try:
-            self._check()
-        except HarError:
-            self.abort()
-            raise
+        if self._failure is not None:
+            self._discard()
+        self._check()
         self._container.close()
         self._tmp.chmod(0o666 & ~_umask())  # mkstemp made it private; the result gets the user's usual mode
         os.replace(self._tmp, self.path)
